@@ -126,18 +126,16 @@ func NewEnum(name string) Value { return Value{t: TypeEnum, s: name} }
 func NewAddr(a netip.Addr) Value { return Value{t: TypeAddress, a: canonAddr(a)} }
 
 // NewSubnet returns a subnet value with its address masked to the prefix
-// (10.1.2.3/8 becomes 10.0.0.0/8). An invalid prefix yields the none value.
+// (10.1.2.3/8 becomes 10.0.0.0/8). An IPv4-mapped prefix of at least 96
+// bits is stored as IPv4 (::ffff:10.0.0.0/104 is 10.0.0.0/8); a shorter one
+// covers more than IPv4 and stays IPv6. An invalid prefix yields none.
 func NewSubnet(p netip.Prefix) Value {
 	if !p.IsValid() {
 		return None
 	}
-	a := canonAddr(p.Addr())
-	bits := p.Bits()
-	if a.Is4() && p.Addr().Is4In6() {
-		bits -= 96
-		if bits < 0 {
-			return None
-		}
+	a, bits := p.Addr().WithZone(""), p.Bits()
+	if a.Is4In6() && bits >= 96 {
+		a, bits = a.Unmap(), bits-96
 	}
 	m, err := a.Prefix(bits)
 	if err != nil {
@@ -146,8 +144,14 @@ func NewSubnet(p netip.Prefix) Value {
 	return Value{t: TypeSubnet, a: m.Addr(), n: uint64(bits)}
 }
 
-// NewPort returns a port value.
-func NewPort(p Port) Value { return Value{t: TypePort, n: uint64(p.Number) | uint64(p.Proto)<<16} }
+// NewPort returns a port value; a protocol other than unknown, tcp, udp
+// and icmp yields none.
+func NewPort(p Port) Value {
+	if p.Proto > ProtoICMP {
+		return None
+	}
+	return Value{t: TypePort, n: uint64(p.Number) | uint64(p.Proto)<<16}
+}
 
 // NewTimestamp returns a timestamp with nanosecond precision.
 func NewTimestamp(t time.Time) Value { return Value{t: TypeTimestamp, n: uint64(t.UnixNano())} }

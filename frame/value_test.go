@@ -284,3 +284,21 @@ func TestViewIter(t *testing.T) {
 		t.Fatal("scalar iter not empty")
 	}
 }
+
+func TestConstructorEdges(t *testing.T) {
+	// A mapped prefix shorter than /96 is an IPv6 subnet, masked.
+	v := NewSubnet(netip.MustParsePrefix("::ffff:0:0/95"))
+	if v.Type() != TypeSubnet || v.Subnet().String() != "::fffe:0:0/95" {
+		t.Fatalf("got %v", v)
+	}
+	v = NewSubnet(netip.MustParsePrefix("::ffff:10.1.2.3/104"))
+	if v.Subnet() != netip.MustParsePrefix("10.0.0.0/8") {
+		t.Fatalf("got %v", v)
+	}
+	if _, _, err := DecodeValue(AppendValue(nil, v), nil); err != nil {
+		t.Fatal(err)
+	}
+	if NewPort(Port{80, 7}).Type() != TypeNone {
+		t.Fatal("bad protocol accepted")
+	}
+}
