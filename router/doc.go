@@ -1,0 +1,93 @@
+// Package router maps topics to subscribers by topic prefix, for the publish
+// path of a weir node: which local subscribers and which peers want a topic.
+//
+// # What it owns
+//
+// A Router[S] holds (prefix, subscriber) pairs, where S is any comparable
+// type: a local subscription handle, a peer id. It answers Match(topic): every
+// subscriber with at least one prefix of the topic, each once. It knows
+// nothing about frames, sockets or what a subscriber is; the node uses one
+// router for its local subscribers and one for its peers' filters.
+//
+// # Semantics (as Broker's)
+//
+//   - Topics and prefixes are byte strings; a prefix matches every topic that
+//     begins with it, byte for byte: "a" matches "alice", "zeek/" matches
+//     "zeek/event/x", and the empty prefix matches every topic.
+//   - A subscriber with several matching prefixes is reported once. Results
+//     are in no particular order.
+//   - Subscribe of an existing pair and Unsubscribe of an absent pair are
+//     no-ops, and the methods report whether anything changed, so the node
+//     tells its peers only about real changes.
+//   - Apply applies a batch of changes as one update: a concurrent Match sees
+//     all of them or none.
+//
+// # Threading
+//
+// Every method is safe for concurrent use. Readers (Match, MatchString, Each,
+// Len, Metrics) never take a lock and never wait for a writer: they load the
+// current snapshot through an atomic pointer. Writers (Subscribe,
+// Unsubscribe, Apply, RemoveSubscriber) are serialized by a mutex, which the
+// per-subscriber queries (Prefixes, Count) also take; none of those belongs on
+// a per-message path.
+//
+// # Design
+//
+// Snapshot. The pairs live in a persistent compressed radix trie (one node per
+// branching point or subscribed prefix, edges labelled with byte strings). A
+// published trie is never modified. A writer builds the next one by copying
+// only the nodes on the paths it changes, O(depth) per change, and publishes
+// it with one atomic store; readers holding the old snapshot keep a
+// consistent view until they return. Within one Apply, nodes the writer has
+// already copied are edited in place, so a 1000-change batch copies the top
+// of the trie once, not 1000 times.
+//
+// Node layout. Walks are bound by cache misses, so a node keeps what a walk
+// reads to descend at its end, and is allocated together with its children
+// array and one subscriber slot right behind it (for an 8-byte S, 128 bytes
+// for a leaf, 144/160/192 for up to 2/4/8 children; wider nodes have a
+// separate array). The child a walk follows is then a few adjacent cache
+// lines away from the fields that lead to it, not in another object:
+//
+//	| bytes   | field | content                                                 |
+//	|---------|-------|---------------------------------------------------------|
+//	| 0-23    | ids   | dense ids of subs (read only to deduplicate)            |
+//	| 24-31   | tag   | creating generation and ownership bit (writer only)     |
+//	| 32-55   | subs  | subscribers of exactly this prefix                      |
+//	| 56-63   | k8    | first label bytes of up to 8 children, sorted (SWAR)    |
+//	| 64-71   | big   | 256-bit child bitmap, only with more than 8 children    |
+//	| 72-95   | kids  | child pointers, ordered by first label byte             |
+//	| 96-103  | lab   | first 8 bytes of the node's label                       |
+//	| 104-119 | label | the whole label (a substring of a caller's prefix)      |
+//	| 120-    |       | inline children array (0, 2, 4 or 8), subscriber slot   |
+//
+// Dedup. Each subscriber has a dense id, reused after it leaves. A topic with
+// one subscribed prefix on its path (the common case) returns that node's
+// subscriber list directly; with several, Match deduplicates with a bitset
+// over ids, on the stack up to 4096 subscribers, pooled beyond.
+//
+// Cache. A table of Options.CacheSize atomic pointers, in sets of two
+// indexed by a hash of the topic, holds immutable entries {topic,
+// generation, subscribers}. (Two slots per set, adjacent in memory: with one,
+// two hot topics that hash to the same slot would evict each other on every
+// call, and a few percent of such misses cost more than all the hits.) A hit
+// is a hash, two or three atomic loads and a compare, no lock and no
+// allocation. Each published snapshot has a new generation, and an entry
+// is used only if its generation is the current one, so a write invalidates
+// the whole cache in O(1) without touching it and without stopping readers;
+// each topic is recomputed at its next Match. A miss allocates the new entry;
+// where the result is one node's list of two or more subscribers (an array
+// of its own), the entry shares it rather than copying it.
+//
+// The cache hashes with hash/maphash, not xxhash (which the module uses for
+// HRW, where a hash must be the same in every process): on the topics of a
+// cluster (20-60 bytes) maphash's AES-based hash is about twice as fast, and with
+// its per-router random seed no fixed set of topics (say, chosen by a peer)
+// collides in every process. The seed affects only which topics share a
+// slot, never a result.
+//
+// Costs: Match on a cache hit, O(len(topic)); on a miss, O(depth) node visits
+// plus the result. A write, O(depth) node copies plus O(subscribers of the
+// changed prefix). Memory, about 200-300 bytes per subscription (see
+// BenchmarkMemory), plus the cache's entries.
+package router

@@ -1,0 +1,159 @@
+package router
+
+import (
+	"hash/maphash"
+	"slices"
+	"sync/atomic"
+	"unsafe"
+)
+
+// entry is one match-cache entry: the result of matching topic against the
+// snapshot of generation gen. Entries are immutable once stored; a slot is
+// replaced, never edited, so readers need no lock.
+type entry[S comparable] struct {
+	hash  uint64
+	gen   uint64
+	topic string
+	subs  []S // read-only; often shared with a trie node
+}
+
+// Match appends to dst every subscriber with at least one prefix of topic,
+// each once, in no particular order, and returns the extended slice. topic
+// may be a view into a network buffer: Match keeps no reference to it.
+//
+// Safe for concurrent use; lock-free: it reads the current snapshot through
+// an atomic pointer, so concurrent writers never stall it, and it sees each
+// Apply entirely or not at all.
+//
+// Hot path: a cache hit is one hash, two or three atomic loads, a comparison
+// and an append; with len(dst) + len(result) <= cap(dst) it allocates nothing.
+// A miss walks the trie (no allocation either, for a pre-sized dst) and then
+// allocates the new cache entry.
+func (r *Router[S]) Match(topic []byte, dst []S) []S {
+	snap := r.snap.Load()
+	if len(topic) <= r.maxTopic {
+		// lookup, by hand: generic code is not inlined past a small budget.
+		h := maphash.Bytes(r.seed, topic)
+		set := r.cache[h&r.mask : h&r.mask+2]
+		e := set[0].Load()
+		if e == nil || e.hash != h {
+			e = set[1].Load()
+		}
+		if e != nil && e.hash == h && e.gen == snap.gen && e.topic == string(topic) {
+			return append(dst, e.subs...)
+		}
+		return r.fill(snap, h, topic, dst)
+	}
+	dst, _, _ = collect(snap, topic, dst)
+	return dst
+}
+
+// lookup returns the current cache entry for topic, or nil, and the topic's
+// hash. The caller has checked that the cache is on and takes the topic.
+// Match has its own copy of these lines.
+//
+// Hot path: one hash, one or two atomic loads; the topic comparison does not
+// allocate.
+func (r *Router[S]) lookup(snap *snapshot[S], topic []byte) (*entry[S], uint64) {
+	h := maphash.Bytes(r.seed, topic)
+	set := r.cache[h&r.mask : h&r.mask+2]
+	e := set[0].Load()
+	if e == nil || e.hash != h {
+		e = set[1].Load()
+	}
+	if e != nil && e.hash == h && e.gen == snap.gen && e.topic == string(topic) {
+		return e, h
+	}
+	return nil, h
+}
+
+// MatchString is Match for a topic held in a string. Safe for concurrent
+// use; lock-free, as Match.
+//
+// Hot path: the string is viewed as bytes without a copy.
+func (r *Router[S]) MatchString(topic string, dst []S) []S {
+	// Match only reads topic and copies it before keeping it, so the
+	// read-only byte view of the string's memory is never written.
+	return r.Match(unsafe.Slice(unsafe.StringData(topic), len(topic)), dst)
+}
+
+// Each calls fn once for every subscriber with at least one prefix of
+// topic, in no particular order. It holds no lock while calling fn, so fn
+// may call any method of the router; subscribers fn adds or removes do not
+// change the calls of this Each. Safe for concurrent use; lock-free, as Match.
+//
+// Hot path: a cache hit calls fn over the cached result itself, without a
+// copy, whatever its length; a miss collects into a stack buffer (results
+// of up to 16 subscribers do not allocate beyond the new cache entry).
+func (r *Router[S]) Each(topic []byte, fn func(S)) {
+	snap := r.snap.Load()
+	var buf [16]S
+	var res []S
+	if len(topic) <= r.maxTopic {
+		if e, h := r.lookup(snap, topic); e != nil {
+			res = e.subs
+		} else {
+			res = r.fill(snap, h, topic, buf[:0])
+		}
+	} else {
+		res, _, _ = collect(snap, topic, buf[:0])
+	}
+	for _, s := range res {
+		fn(s)
+	}
+}
+
+// fill computes the result for a topic that missed the cache, appends it to
+// dst and stores it in the cache slot of hash h.
+func (r *Router[S]) fill(snap *snapshot[S], h uint64, topic []byte, dst []S) []S {
+	start := len(dst)
+	dst, shared, ok := collect(snap, topic, dst)
+	r.misses.Add(1)
+	if !ok {
+		if len(dst)-start > r.maxResult {
+			return dst
+		}
+		shared = slices.Clone(dst[start:])
+	}
+	// A reader that loaded its snapshot before a writer published the next
+	// one must not overwrite an entry that may already be current.
+	if r.snap.Load() != snap {
+		return dst
+	}
+	slot, t := r.victim(snap.gen, h, topic)
+	if t == "" {
+		t = string(topic) // copy: topic may be a view into a network buffer
+	}
+	slot.Store(&entry[S]{hash: h, gen: snap.gen, topic: t, subs: shared})
+	return dst
+}
+
+// victim picks the slot of topic's set that fill replaces: the one that
+// holds topic already (stale, or it would have hit), else an empty or stale
+// one, else one chosen by a hash bit (the set has no recency to go by: a hit
+// writes nothing). It also returns the old entry's copy of topic, if any, so
+// that re-filling after an invalidation does not copy the topic again.
+func (r *Router[S]) victim(gen, h uint64, topic []byte) (*atomic.Pointer[entry[S]], string) {
+	set := r.cache[h&r.mask : h&r.mask+2]
+	var free *atomic.Pointer[entry[S]]
+	for i := range set {
+		e := set[i].Load()
+		if e != nil && e.hash == h && e.topic == string(topic) {
+			return &set[i], e.topic
+		}
+		if free == nil && (e == nil || e.gen != gen) {
+			free = &set[i]
+		}
+	}
+	if free == nil {
+		free = &set[h>>63]
+	}
+	return free, ""
+}
+
+// matchUncached is Match without the cache, for tests and benchmarks that
+// check the trie itself.
+func (r *Router[S]) matchUncached(topic []byte, dst []S) []S {
+	dst, _, _ = collect(r.snap.Load(), topic, dst)
+	return dst
+}

@@ -1,0 +1,409 @@
+package router
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// reference is the naive model the router is checked against: a set of
+// (prefix, subscriber) pairs, matched by scanning all of them.
+type reference map[int]map[string]bool
+
+func (m reference) subscribe(p string, s int) bool {
+	if m[s][p] {
+		return false
+	}
+	if m[s] == nil {
+		m[s] = make(map[string]bool)
+	}
+	m[s][p] = true
+	return true
+}
+
+func (m reference) unsubscribe(p string, s int) bool {
+	if !m[s][p] {
+		return false
+	}
+	delete(m[s], p)
+	if len(m[s]) == 0 {
+		delete(m, s)
+	}
+	return true
+}
+
+func (m reference) match(topic string) []int {
+	var out []int
+	for s, ps := range m {
+		for p := range ps {
+			if strings.HasPrefix(topic, p) {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (m reference) clone() reference {
+	c := make(reference, len(m))
+	for s, ps := range m {
+		c[s] = make(map[string]bool, len(ps))
+		for p := range ps {
+			c[s][p] = true
+		}
+	}
+	return c
+}
+
+func (m reference) pairs() int {
+	n := 0
+	for _, ps := range m {
+		n += len(ps)
+	}
+	return n
+}
+
+// harness applies every operation to the reference and to several routers
+// whose cache options differ (default, tiny and colliding, disabled, copies
+// never cached), and checks that they agree.
+type harness struct {
+	t   testing.TB
+	ref reference
+	rs  []*Router[int]
+	dst []int
+	// saved holds old snapshots with the reference of their time, to check
+	// that later writes never change a published snapshot.
+	saved []savedSnap
+}
+
+type savedSnap struct {
+	snap *snapshot[int]
+	ref  reference
+}
+
+func newHarness(t testing.TB) *harness {
+	h := &harness{t: t, ref: reference{}}
+	for _, o := range []Options{{}, {CacheSize: 2}, {CacheSize: -1}, {CacheSize: 16, CacheMaxResult: 1, CacheMaxTopic: 3}} {
+		r, err := New[int](o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.rs = append(h.rs, r)
+	}
+	return h
+}
+
+func (h *harness) subscribe(p string, s int) {
+	h.t.Helper()
+	want := h.ref.subscribe(p, s)
+	for i, r := range h.rs {
+		if got := r.Subscribe(p, s); got != want {
+			h.t.Fatalf("router %d: Subscribe(%q, %d) = %v, want %v", i, p, s, got, want)
+		}
+	}
+}
+
+func (h *harness) unsubscribe(p string, s int) {
+	h.t.Helper()
+	want := h.ref.unsubscribe(p, s)
+	for i, r := range h.rs {
+		if got := r.Unsubscribe(p, s); got != want {
+			h.t.Fatalf("router %d: Unsubscribe(%q, %d) = %v, want %v", i, p, s, got, want)
+		}
+	}
+}
+
+func (h *harness) apply(cs []Change[int]) {
+	h.t.Helper()
+	want := 0
+	for _, c := range cs {
+		var ok bool
+		if c.Op == OpSubscribe {
+			ok = h.ref.subscribe(c.Prefix, c.Sub)
+		} else {
+			ok = h.ref.unsubscribe(c.Prefix, c.Sub)
+		}
+		if ok {
+			want++
+		}
+	}
+	for i, r := range h.rs {
+		if got := r.Apply(cs); got != want {
+			h.t.Fatalf("router %d: Apply(%v) = %d, want %d", i, cs, got, want)
+		}
+	}
+}
+
+func (h *harness) removeSubscriber(s int) {
+	h.t.Helper()
+	want := len(h.ref[s])
+	delete(h.ref, s)
+	for i, r := range h.rs {
+		if got := r.RemoveSubscriber(s); got != want {
+			h.t.Fatalf("router %d: RemoveSubscriber(%d) = %d, want %d", i, s, got, want)
+		}
+	}
+}
+
+// match checks every match form of every router against the reference.
+func (h *harness) match(topic string) {
+	h.t.Helper()
+	want := h.ref.match(topic)
+	for i, r := range h.rs {
+		for form := 0; form < 4; form++ {
+			var got []int
+			switch form {
+			case 0:
+				got = r.Match([]byte(topic), nil)
+			case 1: // appends after existing elements
+				h.dst = append(h.dst[:0], -1, -2)
+				got = r.MatchString(topic, h.dst)
+				if len(got) < 2 || got[0] != -1 || got[1] != -2 {
+					h.t.Fatalf("router %d: Match clobbered dst prefix: %v", i, got)
+				}
+				got = got[2:]
+			case 2:
+				r.Each([]byte(topic), func(s int) { got = append(got, s) })
+			case 3:
+				got = r.matchUncached([]byte(topic), nil)
+			}
+			got = slices.Clone(got)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				h.t.Fatalf("router %d form %d: Match(%q) = %v, want %v", i, form, topic, got, want)
+			}
+		}
+	}
+}
+
+// save records the current snapshot of the first router.
+func (h *harness) save() {
+	h.saved = append(h.saved, savedSnap{h.rs[0].snap.Load(), h.ref.clone()})
+	if len(h.saved) > 8 {
+		h.saved = h.saved[1:]
+	}
+}
+
+// check verifies the saved snapshots, the trie's shape and every counter
+// and per-subscriber query against the reference.
+func (h *harness) check(topics []string) {
+	h.t.Helper()
+	for _, sv := range h.saved {
+		for _, topic := range topics {
+			got, _, _ := collect(sv.snap, []byte(topic), nil)
+			slices.Sort(got)
+			if want := sv.ref.match(topic); !slices.Equal(got, want) {
+				h.t.Fatalf("old snapshot gen %d changed: Match(%q) = %v, want %v", sv.snap.gen, topic, got, want)
+			}
+		}
+	}
+	for i, r := range h.rs {
+		if err := checkTrie(r); err != nil {
+			h.t.Fatalf("router %d: %v", i, err)
+		}
+		m := r.Metrics()
+		if r.Len() != h.ref.pairs() || m.Subscriptions != h.ref.pairs() || m.Subscribers != len(h.ref) {
+			h.t.Fatalf("router %d: Len %d, Metrics %+v; reference has %d pairs, %d subscribers",
+				i, r.Len(), m, h.ref.pairs(), len(h.ref))
+		}
+		for s := range 12 {
+			var want []string
+			for p := range h.ref[s] {
+				want = append(want, p)
+			}
+			slices.Sort(want)
+			if got := r.Prefixes(s); !slices.Equal(got, want) {
+				h.t.Fatalf("router %d: Prefixes(%d) = %q, want %q", i, s, got, want)
+			}
+			if got := r.Count(s); got != len(want) {
+				h.t.Fatalf("router %d: Count(%d) = %d, want %d", i, s, got, len(want))
+			}
+		}
+	}
+}
+
+// checkTrie verifies the structural invariants of the current trie and
+// that the snapshot's counters agree with it.
+func checkTrie(r *Router[int]) error {
+	snap := r.snap.Load()
+	if snap.root.label != "" {
+		return fmt.Errorf("root label %q", snap.root.label)
+	}
+	var nodes, prefixes, pairs int
+	var visit func(n *node[int], key string, root bool) error
+	visit = func(n *node[int], key string, root bool) error {
+		nodes++
+		if len(n.subs) != len(n.ids) {
+			return fmt.Errorf("node %q: slices not parallel", key)
+		}
+		if len(n.subs) > 0 {
+			prefixes++
+			pairs += len(n.subs)
+		}
+		if !root && len(n.subs) == 0 && len(n.kids) < 2 {
+			return fmt.Errorf("node %q: no subscribers and %d children (not compacted)", key, len(n.kids))
+		}
+		for i, s := range n.subs {
+			if slices.Index(n.subs, s) != i || slices.Index(n.ids, n.ids[i]) != i {
+				return fmt.Errorf("node %q: duplicate subscriber %d", key, s)
+			}
+			if n.ids[i] >= snap.idLimit {
+				return fmt.Errorf("node %q: id %d >= limit %d", key, n.ids[i], snap.idLimit)
+			}
+		}
+		if (n.big != nil) != (len(n.kids) > 8) {
+			return fmt.Errorf("node %q: %d children, big bitmap %v", key, len(n.kids), n.big != nil)
+		}
+		var k8 uint64
+		var bm [4]uint64
+		for i, c := range n.kids {
+			if c.label == "" {
+				return fmt.Errorf("node %q: child %d has an empty label", key, i)
+			}
+			b := c.label[0]
+			if i > 0 && n.kids[i-1].label[0] >= b {
+				return fmt.Errorf("node %q: children out of order at %d", key, i)
+			}
+			if j, ok := n.find(b); !ok || j != i {
+				return fmt.Errorf("node %q: find(%q) = %d, %v; want %d", key, b, j, ok, i)
+			}
+			if i < 8 {
+				k8 |= uint64(b) << (8 * i)
+			}
+			bm[b>>6] |= 1 << (b & 63)
+		}
+		if n.big == nil && n.k8 != k8 || n.big != nil && (*n.big != bm || n.k8 != 0) {
+			return fmt.Errorf("node %q: child index k8 %#x big %v, children give %#x %v", key, n.k8, n.big, k8, bm)
+		}
+		// find and slot, at the children's bytes, their neighbours and the
+		// ends of the byte range: where an off-by-one would show.
+		probe := []int{0, 255}
+		for _, c := range n.kids {
+			b := int(c.label[0])
+			probe = append(probe, b, max(b-1, 0), min(b+1, 255))
+		}
+		for _, b := range probe {
+			j, ok := n.find(byte(b))
+			if ok != (bm[b>>6]&(1<<(b&63)) != 0) {
+				return fmt.Errorf("node %q: find(%#x) = %d, %v", key, b, j, ok)
+			}
+			below := 0
+			for _, c := range n.kids {
+				if int(c.label[0]) < b {
+					below++
+				}
+			}
+			if j, _ := n.slot(byte(b)); j != below {
+				return fmt.Errorf("node %q: slot(%#x) = %d, want %d", key, b, j, below)
+			}
+		}
+		if lab := load8(n.label); lab != n.lab {
+			return fmt.Errorf("node %q: lab %#x, label gives %#x", key, n.lab, lab)
+		}
+		for _, c := range n.kids {
+			if err := visit(c, key+c.label, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := visit(snap.root, "", true); err != nil {
+		return err
+	}
+	if nodes != snap.nodes || prefixes != snap.prefixes || pairs != snap.pairs {
+		return fmt.Errorf("counters nodes/prefixes/pairs %d/%d/%d, trie has %d/%d/%d",
+			snap.nodes, snap.prefixes, snap.pairs, nodes, prefixes, pairs)
+	}
+	return nil
+}
+
+// randString returns a string of up to maxLen bytes over alphabet, which is
+// small so that prefixes overlap, split and merge edges, and topics hit them.
+func randString(rng *rand.Rand, maxLen int, alphabet string) string {
+	b := make([]byte, rng.IntN(maxLen+1))
+	for i := range b {
+		b[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+func TestAgainstReference(t *testing.T) {
+	steps := 4000
+	if testing.Short() {
+		steps = 1000
+	}
+	for i, tc := range []struct {
+		alphabet string
+		maxLen   int
+	}{
+		{"abc", 2},
+		{"abc", 4},
+		// Wide nodes: more than 8 children switch the child index to its
+		// bitmap form and back; 0x00 and 0xff are edge cases of both forms.
+		{"\x00abcdefghijk\xff", 2},
+		{"\x00abcdefghijk\xff", 4},
+		// Long labels and topics: the 8-byte label word and the bytes past it.
+		{"ab", 12},
+		{"a/b", 20},
+	} {
+		seed := uint64(i + 1)
+		t.Run(fmt.Sprintf("seed=%d/alphabet=%q/maxLen=%d", seed, tc.alphabet, tc.maxLen), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 0x5eed))
+			h := newHarness(t)
+			alphabet, maxLen := tc.alphabet, tc.maxLen
+			topics := make([]string, 0, 32)
+			for range cap(topics) {
+				topics = append(topics, randString(rng, maxLen+2, alphabet))
+			}
+			recent := make([]string, 16)
+			for step := range steps {
+				s := rng.IntN(12)
+				switch k := rng.IntN(100); {
+				case k < 30:
+					p := randString(rng, maxLen, alphabet)
+					recent[step%len(recent)] = p
+					h.subscribe(p, s)
+				case k < 45:
+					h.unsubscribe(randString(rng, maxLen, alphabet), s)
+				case k < 55:
+					cs := make([]Change[int], rng.IntN(40))
+					for i := range cs {
+						cs[i] = Change[int]{Op: OpSubscribe, Prefix: randString(rng, maxLen, alphabet), Sub: rng.IntN(12)}
+						if rng.IntN(3) == 0 {
+							cs[i].Op = OpUnsubscribe
+						}
+						if i > 0 && rng.IntN(5) == 0 {
+							cs[i] = cs[rng.IntN(i)] // repeats within one batch
+						}
+					}
+					h.apply(cs)
+				case k < 57:
+					h.removeSubscriber(s)
+				default:
+					h.match(topics[rng.IntN(len(topics))])
+					h.match(randString(rng, maxLen+2, alphabet))
+					// A topic under a recently subscribed prefix, so long
+					// prefixes match too, not only short ones by chance.
+					p := recent[rng.IntN(len(recent))]
+					h.match(p + randString(rng, 3, alphabet))
+					// A near miss: one byte changed, so the topic leaves a
+					// long label in the middle (past its first 8 bytes too).
+					if len(p) > 0 {
+						b := []byte(p)
+						b[rng.IntN(len(b))] = alphabet[rng.IntN(len(alphabet))]
+						h.match(string(b) + randString(rng, 3, alphabet))
+					}
+				}
+				if step%200 == 0 {
+					h.check(topics)
+					h.save()
+				}
+			}
+			h.check(topics)
+		})
+	}
+}

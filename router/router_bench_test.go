@@ -1,0 +1,314 @@
+package router
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Benchmark data: topics shaped like a Zeek cluster's (a few roots, a
+// second level of names, a numeric third level), subscribed by 64 peers.
+var benchRoots = []string{"zeek/event/", "zeek/cluster/node/", "zeek/logs/", "weir/store/", "weir/pool/", "app/", "x/", "metrics/"}
+
+const benchPeers = 64
+
+// benchPairs returns n distinct (prefix, subscriber) pairs.
+func benchPairs(rng *rand.Rand, n int) []Change[int] {
+	seen := make(map[string]bool, n)
+	out := make([]Change[int], 0, n)
+	for len(out) < n {
+		p := fmt.Sprintf("%sname%d/%d", benchRoots[rng.IntN(len(benchRoots))], rng.IntN(64), rng.IntN(1<<20))
+		if rng.IntN(4) == 0 {
+			p = p[:len(p)-rng.IntN(6)] // shorter prefixes too, so some nest
+		}
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, Change[int]{Op: OpSubscribe, Prefix: p, Sub: rng.IntN(benchPeers)})
+	}
+	return out
+}
+
+// benchRouter returns a router with the given pairs and n topics that each
+// extend one subscribed prefix, so every match has a result.
+func benchRouter(b *testing.B, o Options, pairs []Change[int], rng *rand.Rand, n int) (*Router[int], [][]byte) {
+	r, err := New[int](o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Apply(pairs)
+	topics := make([][]byte, n)
+	for i := range topics {
+		topics[i] = []byte(pairs[rng.IntN(len(pairs))].Prefix + "/event")
+	}
+	return r, topics
+}
+
+func BenchmarkMatch(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	pairs := benchPairs(rng, 10_000)
+	// A hit costs a hash and a compare of the topic, so it grows with the
+	// topic's length: a typical cluster topic (about 30 bytes) and a short one.
+	b.Run("cached", func(b *testing.B) {
+		r, topics := benchRouter(b, Options{}, pairs, rng, 1)
+		benchCached(b, r, topics[0])
+	})
+	b.Run("cached-short", func(b *testing.B) {
+		r, _ := benchRouter(b, Options{}, pairs, rng, 1)
+		r.Subscribe("zeek/event/", 1)
+		benchCached(b, r, []byte("zeek/event/x"))
+	})
+	// The cache is disabled: every call walks the 10k-prefix trie.
+	b.Run("uncached-10k", func(b *testing.B) {
+		r, topics := benchRouter(b, Options{CacheSize: -1}, pairs, rng, 4096)
+		dst := make([]int, 0, benchPeers)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			dst = r.Match(topics[i&4095], dst[:0])
+			i++
+		}
+	})
+	// Topics with several subscribed prefixes on their path need dedup.
+	b.Run("uncached-dedup", func(b *testing.B) {
+		r, topics := benchRouter(b, Options{CacheSize: -1}, pairs, rng, 4096)
+		for s := range benchPeers {
+			r.Subscribe("zeek/", s)
+			r.Subscribe("zeek/event/", s)
+		}
+		dst := make([]int, 0, benchPeers)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			dst = r.Match(topics[i&4095], dst[:0])
+			i++
+		}
+	})
+	// Far more distinct topics than cache slots: every call misses and
+	// stores an entry (the allocation a miss may make).
+	b.Run("miss", func(b *testing.B) {
+		r, topics := benchRouter(b, Options{CacheSize: 256}, pairs, rng, 1<<14)
+		dst := make([]int, 0, benchPeers)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			dst = r.Match(topics[i&(1<<14-1)], dst[:0])
+			i++
+		}
+	})
+	b.Run("cached-parallel", func(b *testing.B) {
+		r, topics := benchRouter(b, Options{}, pairs, rng, 256)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			dst := make([]int, 0, benchPeers)
+			i := 0
+			for pb.Next() {
+				dst = r.Match(topics[i&255], dst[:0])
+				i++
+			}
+		})
+	})
+}
+
+func benchCached(b *testing.B, r *Router[int], topic []byte) {
+	dst := make([]int, 0, benchPeers)
+	b.ReportAllocs()
+	b.ReportMetric(float64(len(topic)), "topic-bytes")
+	for b.Loop() {
+		dst = r.Match(topic, dst[:0])
+	}
+	if len(dst) == 0 {
+		b.Fatal("no match")
+	}
+}
+
+// BenchmarkWrite measures changes per second, one change per call and 1000
+// per Apply, on routers of 10k subscriptions and, to show what a working
+// set that fits in the CPU cache gives, 1k. Each change is an unsubscribe or
+// subscribe of a random pair, the worst case for locality.
+func BenchmarkWrite(b *testing.B) {
+	for _, tc := range []struct{ size, batch int }{{10_000, 1}, {10_000, 1000}, {1_000, 1000}} {
+		b.Run(fmt.Sprintf("size=%dk/batch=%d", tc.size/1000, tc.batch), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(2, 2))
+			c := newChurner(b, rng, tc.size)
+			b.ReportAllocs()
+			n := 0
+			start := time.Now()
+			for b.Loop() {
+				n += c.step(max(2, tc.batch), tc.batch)
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "changes/s")
+		})
+	}
+}
+
+// churner keeps a router at a steady size: each step unsubscribes random
+// live pairs and subscribes as many fresh ones.
+type churner struct {
+	r          *Router[int]
+	rng        *rand.Rand
+	live, dead []Change[int]
+	buf        []Change[int]
+}
+
+func newChurner(b *testing.B, rng *rand.Rand, size int) *churner {
+	pairs := benchPairs(rng, 2*size)
+	c := &churner{rng: rng, live: pairs[:size], dead: pairs[size:]}
+	var err error
+	if c.r, err = New[int](Options{}); err != nil {
+		b.Fatal(err)
+	}
+	c.r.Apply(c.live)
+	return c
+}
+
+// step builds n changes (n even: n/2 unsubscribes of live pairs, n/2
+// subscribes of fresh ones), applies them perCall at a time and returns n.
+func (c *churner) step(n, perCall int) int {
+	c.buf = c.buf[:0]
+	for i := 0; i < n; i += 2 {
+		li, di := c.rng.IntN(len(c.live)), c.rng.IntN(len(c.dead))
+		out, in := c.live[li], c.dead[di]
+		c.live[li], c.dead[di] = in, out
+		c.buf = append(c.buf, Change[int]{OpUnsubscribe, out.Prefix, out.Sub}, Change[int]{OpSubscribe, in.Prefix, in.Sub})
+	}
+	for i := 0; i < n; i += perCall {
+		if c.r.Apply(c.buf[i:i+perCall]) != perCall {
+			panic("churn change had no effect")
+		}
+	}
+	return n
+}
+
+// BenchmarkChurn measures readers matching (a working set of 256 topics,
+// so mostly cache hits) while one writer applies batches of 1000 random
+// changes to a router of 10k (or 1k) subscriptions. There are GOMAXPROCS-1
+// readers (at least one), so on 2 cores reader and writer each have a core,
+// and what the readers lose is what the writer costs them through memory
+// traffic, GC and cache invalidation. ns/op is per match per reader;
+// matches/s is the readers' total, to be compared with writer=none;
+// changes/s is the writer's.
+//
+//   - writer=none:  no writer (the baseline).
+//   - writer=1M/s:  the writer paced at 1M changes/s (a batch per ms), or
+//     flat out if it cannot keep that pace.
+//   - writer=max:   the writer unpaced.
+func BenchmarkChurn(b *testing.B) {
+	for _, size := range []int{10_000, 1_000} {
+		for _, mode := range []struct {
+			name string
+			rate int // changes/s; 0 none, -1 unpaced
+		}{{"none", 0}, {"1M/s", 1_000_000}, {"max", -1}} {
+			b.Run(fmt.Sprintf("size=%dk/writer=%s", size/1000, mode.name), func(b *testing.B) {
+				benchChurn(b, size, mode.rate)
+			})
+		}
+	}
+}
+
+func benchChurn(b *testing.B, size, rate int) {
+	const batch = 1000
+	rng := rand.New(rand.NewPCG(3, 3))
+	c := newChurner(b, rng, size)
+	topics := make([][]byte, 256)
+	for i := range topics {
+		topics[i] = []byte(c.live[rng.IntN(len(c.live))].Prefix + "/event")
+	}
+	readers := max(1, runtime.GOMAXPROCS(0)-1)
+
+	var stop atomic.Bool
+	var changes atomic.Int64
+	var writer sync.WaitGroup
+	if rate != 0 {
+		writer.Go(func() {
+			var period time.Duration
+			if rate > 0 {
+				period = time.Second * batch / time.Duration(rate)
+			}
+			next := time.Now()
+			for !stop.Load() {
+				changes.Add(int64(c.step(batch, batch)))
+				if period > 0 {
+					next = next.Add(period)
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+				}
+			}
+		})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	changes.Store(0)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := range readers {
+		wg.Go(func() {
+			dst := make([]int, 0, benchPeers)
+			for i := range b.N {
+				dst = c.r.Match(topics[(i+g*64)&255], dst[:0])
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	n := changes.Load()
+	b.StopTimer()
+	stop.Store(true)
+	writer.Wait()
+	b.ReportMetric(float64(b.N*readers)/elapsed, "matches/s")
+	b.ReportMetric(float64(n)/elapsed, "changes/s")
+}
+
+// BenchmarkMemory reports the router's heap per subscription at 100k
+// subscriptions (B/sub), for a peer-filter shape (64 subscribers with many
+// prefixes each) and a local-subscriber shape (one prefix each). The prefix
+// strings are the caller's and exist before the measurement: the router
+// keeps references to them, not copies, so they are not counted.
+func BenchmarkMemory(b *testing.B) {
+	const n = 100_000
+	for _, shape := range []struct {
+		name string
+		sub  func(i int, c Change[int]) int
+	}{
+		{"peers", func(_ int, c Change[int]) int { return c.Sub }},
+		{"local", func(i int, _ Change[int]) int { return i }},
+	} {
+		b.Run(shape.name, func(b *testing.B) {
+			pairs := benchPairs(rand.New(rand.NewPCG(4, 4)), n)
+			for i := range pairs {
+				pairs[i].Sub = shape.sub(i, pairs[i])
+			}
+			var perSub, prefixLen float64
+			for _, p := range pairs {
+				prefixLen += float64(len(p.Prefix))
+			}
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				r, err := New[int](Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := 0; i < n; i += 1000 {
+					r.Apply(pairs[i : i+1000])
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perSub = float64(after.HeapAlloc-before.HeapAlloc) / n
+				if r.Len() != n {
+					b.Fatalf("Len = %d", r.Len())
+				}
+				runtime.KeepAlive(r)
+			}
+			b.ReportMetric(perSub, "B/sub")
+			b.ReportMetric(prefixLen/n, "prefix-bytes")
+		})
+	}
+}

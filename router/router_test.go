@@ -1,0 +1,328 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func mustNew[S comparable](t testing.TB, o Options) *Router[S] {
+	t.Helper()
+	r, err := New[S](o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func sorted[S interface{ ~int | ~string }](s []S) []S {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func TestMatchSemantics(t *testing.T) {
+	r := mustNew[string](t, Options{})
+	r.Subscribe("a", "A")
+	r.Subscribe("alice", "Alice")
+	r.Subscribe("al", "Multi")
+	r.Subscribe("ali", "Multi") // a second prefix on the same path
+	r.Subscribe("bob/", "Bob")
+	r.Subscribe("", "All")
+	for _, tc := range []struct {
+		topic string
+		want  []string
+	}{
+		{"alice", []string{"A", "Alice", "All", "Multi"}},
+		{"alice/x", []string{"A", "Alice", "All", "Multi"}},
+		{"alic", []string{"A", "All", "Multi"}},
+		{"al", []string{"A", "All", "Multi"}},
+		{"a", []string{"A", "All"}},
+		{"", []string{"All"}},
+		{"bob", []string{"All"}},
+		{"bob/", []string{"All", "Bob"}},
+		{"b", []string{"All"}},
+		{"zed", []string{"All"}},
+	} {
+		for pass := range 2 { // the second pass is served from the cache
+			if got := sorted(r.MatchString(tc.topic, nil)); !slices.Equal(got, tc.want) {
+				t.Errorf("pass %d: Match(%q) = %q, want %q", pass, tc.topic, got, tc.want)
+			}
+		}
+	}
+}
+
+func TestBinaryTopics(t *testing.T) {
+	r := mustNew[int](t, Options{})
+	r.Subscribe("\x00\xff", 1)
+	r.Subscribe("\x00", 2)
+	if got := sorted(r.Match([]byte{0, 0xff, 0}, nil)); !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("got %v", got)
+	}
+	if got := r.Match([]byte{0xff}, nil); len(got) != 0 {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestChangeReporting(t *testing.T) {
+	r := mustNew[int](t, Options{})
+	gen := r.Metrics().Generation
+	if !r.Subscribe("a", 1) || r.Subscribe("a", 1) {
+		t.Fatal("Subscribe must report true once, then false")
+	}
+	if r.Unsubscribe("a", 2) || r.Unsubscribe("b", 1) {
+		t.Fatal("Unsubscribe of an absent pair must report false")
+	}
+	if got := r.Metrics().Generation; got != gen+1 {
+		t.Fatalf("no-op writes must not publish: generation %d, want %d", got, gen+1)
+	}
+	if !r.Unsubscribe("a", 1) || r.Unsubscribe("a", 1) {
+		t.Fatal("Unsubscribe must report true once, then false")
+	}
+	n := r.Apply([]Change[int]{
+		{Op: OpSubscribe, Prefix: "x", Sub: 1},
+		{Op: OpSubscribe, Prefix: "x", Sub: 1},   // duplicate: no effect
+		{Op: OpUnsubscribe, Prefix: "y", Sub: 1}, // absent: no effect
+		{Op: OpSubscribe, Prefix: "y", Sub: 1},
+		{Op: OpUnsubscribe, Prefix: "y", Sub: 1},
+	})
+	if n != 3 || r.Len() != 1 {
+		t.Fatalf("Apply = %d, Len = %d; want 3, 1", n, r.Len())
+	}
+	if r.Apply(nil) != 0 {
+		t.Fatal("empty Apply")
+	}
+}
+
+func TestApplyInvalidOp(t *testing.T) {
+	r := mustNew[int](t, Options{})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Apply with Op 0 did not panic")
+			}
+		}()
+		r.Apply([]Change[int]{{Op: OpSubscribe, Prefix: "a", Sub: 1}, {Prefix: "b", Sub: 1}})
+	}()
+	if r.Len() != 0 || r.Count(1) != 0 {
+		t.Fatal("a rejected batch must change nothing")
+	}
+	if got := Op(7).String(); got != "Op(7)" {
+		t.Fatal(got)
+	}
+}
+
+func TestSubscriberQueries(t *testing.T) {
+	r := mustNew[string](t, Options{})
+	// More prefixes than subState keeps in its list, so the map form is used.
+	var want []string
+	for i := range 20 {
+		p := fmt.Sprintf("peer/%02d", i)
+		want = append(want, p)
+		r.Subscribe(p, "peer")
+	}
+	r.Subscribe("local", "app")
+	if got := r.Prefixes("peer"); !slices.Equal(got, want) {
+		t.Fatalf("Prefixes = %q", got)
+	}
+	if r.Count("peer") != 20 || r.Count("nobody") != 0 || r.Prefixes("nobody") != nil {
+		t.Fatal("Count/Prefixes")
+	}
+	if m := r.Metrics(); m.Subscribers != 2 || m.Prefixes != 21 || m.Subscriptions != 21 {
+		t.Fatalf("Metrics = %+v", m)
+	}
+	r.Unsubscribe("peer/03", "peer")
+	if r.Count("peer") != 19 || slices.Contains(r.Prefixes("peer"), "peer/03") {
+		t.Fatal("Unsubscribe from map form")
+	}
+	if n := r.RemoveSubscriber("peer"); n != 19 {
+		t.Fatalf("RemoveSubscriber = %d", n)
+	}
+	if n := r.RemoveSubscriber("peer"); n != 0 {
+		t.Fatalf("second RemoveSubscriber = %d", n)
+	}
+	if r.Len() != 1 || len(r.MatchString("peer/05", nil)) != 0 {
+		t.Fatal("peer not removed")
+	}
+	if m := r.Metrics(); m.Nodes != 2 || m.Subscribers != 1 {
+		t.Fatalf("trie not compacted: %+v", m)
+	}
+}
+
+func TestIDReuse(t *testing.T) {
+	r := mustNew[int](t, Options{})
+	for s := range 100 {
+		r.Subscribe("a", s)
+		r.Subscribe("ab", s)
+	}
+	for s := range 100 {
+		r.RemoveSubscriber(s)
+	}
+	for s := 100; s < 200; s++ {
+		r.Subscribe("a", s)
+	}
+	if lim := r.snap.Load().idLimit; lim != 100 {
+		t.Fatalf("idLimit = %d, want ids reused (100)", lim)
+	}
+}
+
+// TestDedupLarge exercises the pooled bitset, used beyond 4096 subscriber ids.
+func TestDedupLarge(t *testing.T) {
+	r := mustNew[int](t, Options{CacheSize: -1})
+	const n = 3 * 64 * stackBitsWords
+	var cs []Change[int]
+	for s := range n {
+		cs = append(cs, Change[int]{OpSubscribe, "x", s}, Change[int]{OpSubscribe, "xy", s})
+		if s%3 == 0 {
+			cs = append(cs, Change[int]{OpSubscribe, "xyz", s})
+		}
+	}
+	r.Apply(cs)
+	for range 3 { // the pooled bitset must come back clean
+		got := r.MatchString("xyz", nil)
+		if len(got) != n {
+			t.Fatalf("len = %d, want %d", len(got), n)
+		}
+		got = sorted(got)
+		for i, s := range got {
+			if s != i {
+				t.Fatalf("got[%d] = %d", i, s)
+			}
+		}
+	}
+}
+
+func TestCacheInvalidation(t *testing.T) {
+	r := mustNew[int](t, Options{CacheSize: 8})
+	topic := []byte("weir/x")
+	r.Subscribe("weir/", 1)
+	r.Match(topic, nil)
+	before := r.Metrics().CacheMisses
+	if got := r.Match(topic, nil); !slices.Equal(got, []int{1}) {
+		t.Fatalf("got %v", got)
+	}
+	if r.Metrics().CacheMisses != before {
+		t.Fatal("second Match of a topic missed the cache")
+	}
+	r.Subscribe("weir/x", 2)
+	if got := sorted(r.Match(topic, nil)); !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("after Subscribe: %v", got)
+	}
+	r.Unsubscribe("weir/", 1)
+	if got := r.Match(topic, nil); !slices.Equal(got, []int{2}) {
+		t.Fatalf("after Unsubscribe: %v", got)
+	}
+	// The topic buffer is a view the caller reuses: the cache must not keep it.
+	copy(topic, "zzzz/x")
+	if got := r.Match([]byte("weir/x"), nil); !slices.Equal(got, []int{2}) {
+		t.Fatalf("cache kept the caller's buffer: %v", got)
+	}
+}
+
+func TestCacheLimits(t *testing.T) {
+	r := mustNew[int](t, Options{CacheMaxTopic: 4, CacheMaxResult: 1})
+	r.Subscribe("a", 1)
+	r.Subscribe("ab", 2)
+	r.Subscribe("ab", 3)
+	misses := func() uint64 { return r.Metrics().CacheMisses }
+	r.MatchString("abcdef", nil) // too long: never cached, never counted
+	if misses() != 0 {
+		t.Fatal("long topic went through the cache")
+	}
+	// "ab" merges two nodes (3 subscribers > CacheMaxResult): not stored.
+	r.MatchString("ab", nil)
+	r.MatchString("ab", nil)
+	if misses() != 2 {
+		t.Fatalf("misses = %d, want 2 (large merged result not cached)", misses())
+	}
+	// "a" is one node's list: shared with the trie, cached whatever its size.
+	r.MatchString("a", nil)
+	r.MatchString("a", nil)
+	if misses() != 3 {
+		t.Fatalf("misses = %d, want 3", misses())
+	}
+}
+
+func TestOptions(t *testing.T) {
+	var o Options
+	o.EnsureDefaults()
+	if o.CacheSize != DefaultCacheSize || o.CacheMaxTopic != DefaultCacheMaxTopic || o.CacheMaxResult != DefaultCacheMaxResult {
+		t.Fatalf("defaults: %+v", o)
+	}
+	for _, bad := range []Options{{CacheSize: MaxCacheSize + 1}, {CacheMaxTopic: -1}, {CacheMaxResult: -1}} {
+		if _, err := New[int](bad); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("New(%+v) error = %v", bad, err)
+		}
+	}
+	for size, slots := range map[int]int{1: 2, 3: 4, 4096: 4096, 5000: 8192, -1: 0} {
+		r := mustNew[int](t, Options{CacheSize: size})
+		if len(r.cache) != slots {
+			t.Errorf("CacheSize %d: %d slots, want %d", size, len(r.cache), slots)
+		}
+	}
+}
+
+// TestCacheDoesNotPinNodes checks that a cache entry for a one-subscriber
+// result does not share the node's inline subscriber slot: that would keep
+// the node, and through its children an old version of the trie, alive for
+// as long as the entry stays in the cache.
+func TestCacheDoesNotPinNodes(t *testing.T) {
+	r := mustNew[int](t, Options{CacheSize: 1}) // one set of 2 slots
+	r.Subscribe("a", 1)
+	r.Subscribe("b", 2)
+	r.Subscribe("b", 3)
+	for _, tc := range []struct {
+		topic  string
+		shared bool // a longer list is its own array: sharing it is fine
+	}{{"ab", false}, {"bc", true}} {
+		r.MatchString(tc.topic, nil)
+		e := r.cache[0].Load()
+		if e == nil || e.topic != tc.topic {
+			e = r.cache[1].Load()
+		}
+		n := child(r.snap.Load().root, []byte(tc.topic), 0)
+		if e == nil || e.topic != tc.topic || n == nil {
+			t.Fatalf("%s: no cache entry or node", tc.topic)
+		}
+		if got := &e.subs[0] == &n.subs[0]; got != tc.shared {
+			t.Errorf("%s: entry shares the node's subscriber array: %v, want %v", tc.topic, got, tc.shared)
+		}
+	}
+}
+
+// TestCacheSets checks the 2-slot sets: two topics that share a set (here
+// the only one) are both cached; a third evicts one of them, not both; after
+// a write, a topic re-fills its own slot rather than taking a second one.
+func TestCacheSets(t *testing.T) {
+	r := mustNew[int](t, Options{CacheSize: 2})
+	r.Subscribe("", 1)
+	misses := func() uint64 { return r.Metrics().CacheMisses }
+	r.MatchString("x", nil)
+	r.MatchString("y", nil)
+	for range 3 {
+		r.MatchString("x", nil)
+		r.MatchString("y", nil)
+	}
+	if misses() != 2 {
+		t.Fatalf("misses = %d, want 2: two topics in one set must both stay cached", misses())
+	}
+	r.MatchString("z", nil) // evicts x or y
+	topics := []string{r.cache[0].Load().topic, r.cache[1].Load().topic}
+	slices.Sort(topics)
+	if topics[0] == topics[1] || topics[1] != "z" {
+		t.Fatalf("after an eviction the set holds %q, want z and one of x, y", topics)
+	}
+	r.Subscribe("w", 2) // invalidates both slots
+	r.MatchString("w", nil)
+	r.MatchString("w", nil)
+	if e0, e1 := r.cache[0].Load(), r.cache[1].Load(); e0.topic == e1.topic {
+		t.Fatalf("topic %q in both slots of its set", e0.topic)
+	}
+}
