@@ -1,0 +1,245 @@
+package netio
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// chunkSize is the unit of outbound buffering. Frames are appended into
+// pooled chunks; a loop turn writes all queued chunks with one writev.
+// Appending never moves queued bytes (a single growing buffer would copy
+// everything queued each time it grows).
+const chunkSize = 64 << 10
+
+var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+func getChunk(n int) []byte {
+	if n > chunkSize {
+		return make([]byte, 0, n) // a frame larger than a chunk gets its own
+	}
+	return chunkPool.Get().(*[chunkSize]byte)[:0]
+}
+
+func putChunk(c []byte) {
+	if cap(c) == chunkSize {
+		chunkPool.Put((*[chunkSize]byte)(c[:chunkSize]))
+	}
+}
+
+// outbox is a peer's bounded outbound queue. Any goroutine appends frames
+// (the publish path, other event loops relaying); the connection's event
+// loop takes everything queued in one swap and writes it with one syscall.
+// The mutex guards only an append or a swap — never I/O — so producers are
+// not held up by the socket, and the loop is woken once per batch (when
+// the queue goes from empty to non-empty), not per frame.
+type outbox struct {
+	mu struct {
+		sync.Mutex
+		chunks [][]byte // queued frames, back to back across chunks
+		head   int      // bytes of chunks[0] already dropped (drop_oldest)
+		frames int
+		bytes  int
+		spare  [][]byte // the chunk list the loop wrote last, reused
+		closed bool
+	}
+	maxFrames, maxBytes int
+	policy              Policy
+
+	// space wakes one producer waiting for room (pushWait) after the loop
+	// took the queue; waiters counts them so take signals only if needed.
+	space   chan struct{}
+	waiters atomic.Int32
+
+	dropped atomic.Uint64 // frames dropped by the policy
+	queued  atomic.Int64  // frames currently queued (for metrics)
+	nbytes  atomic.Int64  // bytes currently queued
+}
+
+// push result.
+type pushResult uint8
+
+const (
+	pushQueued   pushResult = iota // queued; no wake needed
+	pushWake                       // queued into an empty queue: wake the loop
+	pushDropped                    // dropped by the policy (frame or older ones)
+	pushOverflow                   // policy Disconnect: the queue is full
+	pushClosed                     // the peer is gone
+)
+
+func newOutbox(maxFrames, maxBytes int, p Policy) *outbox {
+	return &outbox{maxFrames: maxFrames, maxBytes: maxBytes, policy: p, space: make(chan struct{}, 1)}
+}
+
+// appendLocked appends fr (n frames) and reports whether the queue was
+// empty before.
+func (o *outbox) appendLocked(fr []byte, n int) bool {
+	wasEmpty := o.mu.frames == 0
+	k := len(o.mu.chunks)
+	if k == 0 || cap(o.mu.chunks[k-1])-len(o.mu.chunks[k-1]) < len(fr) {
+		o.mu.chunks = append(o.mu.chunks, getChunk(len(fr)))
+		k++
+	}
+	o.mu.chunks[k-1] = append(o.mu.chunks[k-1], fr...)
+	o.mu.frames += n
+	o.mu.bytes += len(fr)
+	o.queued.Store(int64(o.mu.frames))
+	o.nbytes.Store(int64(o.mu.bytes))
+	return wasEmpty
+}
+
+// dropOldestLocked drops the first queued frame.
+func (o *outbox) dropOldestLocked() {
+	c := o.mu.chunks[0]
+	l := int(binary.LittleEndian.Uint32(c[o.mu.head:]))
+	o.mu.head += l
+	o.mu.frames--
+	o.mu.bytes -= l
+	if o.mu.head == len(c) {
+		putChunk(c)
+		o.mu.chunks = append(o.mu.chunks[:0], o.mu.chunks[1:]...)
+		o.mu.head = 0
+	}
+}
+
+// push appends one encoded frame (or n back-to-back frames) under the
+// bounds.
+//
+// Hot path: one short critical section and a copy into a pooled chunk; no
+// allocation.
+func (o *outbox) push(fr []byte, n int) pushResult {
+	o.mu.Lock()
+	if o.mu.closed {
+		o.mu.Unlock()
+		return pushClosed
+	}
+	res := pushQueued
+	for o.mu.frames+n > o.maxFrames || o.mu.bytes+len(fr) > o.maxBytes {
+		switch o.policy {
+		case DropNewest:
+			o.mu.Unlock()
+			o.dropped.Add(uint64(n))
+			return pushDropped
+		case Disconnect:
+			o.mu.Unlock()
+			return pushOverflow
+		}
+		if o.mu.frames == 0 { // a single frame larger than the byte bound
+			o.mu.Unlock()
+			o.dropped.Add(uint64(n))
+			return pushDropped
+		}
+		o.dropOldestLocked()
+		o.dropped.Add(1)
+		res = pushDropped
+	}
+	if o.appendLocked(fr, n) && res == pushQueued {
+		res = pushWake
+	}
+	o.mu.Unlock()
+	return res
+}
+
+// pushControl appends a small control frame (ping, pong) regardless of the
+// bounds: keepalive must never evict data, and pings are rate-limited by
+// the housekeeping tick, so this cannot grow without bound.
+func (o *outbox) pushControl(fr []byte) pushResult {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.mu.closed {
+		return pushClosed
+	}
+	if o.appendLocked(fr, 1) {
+		return pushWake
+	}
+	return pushQueued
+}
+
+// pushWait is push, but when the frame does not fit it first waits up to
+// wait for the loop to take the queue; only then does the policy apply.
+func (o *outbox) pushWait(fr []byte, n int, wait time.Duration) pushResult {
+	var timer *time.Timer
+	for {
+		o.mu.Lock()
+		fits := o.mu.closed || (o.mu.frames+n <= o.maxFrames && o.mu.bytes+len(fr) <= o.maxBytes) ||
+			(o.mu.frames == 0 && len(fr) > o.maxBytes)
+		o.mu.Unlock()
+		if fits || wait <= 0 {
+			r := o.push(fr, n)
+			if o.waiters.Load() > 0 && r != pushClosed {
+				o.signal() // pass the turn on
+			}
+			return r
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		}
+		o.waiters.Add(1)
+		select {
+		case <-o.space:
+			o.waiters.Add(-1)
+		case <-timer.C:
+			o.waiters.Add(-1)
+			wait = 0
+		}
+	}
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.space <- struct{}{}:
+	default:
+	}
+}
+
+// take swaps out everything queued and returns it as a list of byte slices
+// (for one writev) with its frame count. The list belongs to the caller
+// until it calls give with it.
+func (o *outbox) take() ([][]byte, int) {
+	o.mu.Lock()
+	cs, n := o.mu.chunks, o.mu.frames
+	if len(cs) > 0 && o.mu.head > 0 {
+		cs[0] = cs[0][o.mu.head:]
+	}
+	o.mu.chunks, o.mu.head, o.mu.frames, o.mu.bytes = o.mu.spare[:0], 0, 0, 0
+	o.mu.spare = nil
+	o.queued.Store(0)
+	o.nbytes.Store(0)
+	o.mu.Unlock()
+	if o.waiters.Load() > 0 {
+		o.signal()
+	}
+	return cs, n
+}
+
+// give returns written chunks to the pool and the list for reuse.
+func (o *outbox) give(cs [][]byte) {
+	for i, c := range cs {
+		putChunk(c[:cap(c)][:0])
+		cs[i] = nil
+	}
+	o.mu.Lock()
+	if o.mu.spare == nil && !o.mu.closed {
+		o.mu.spare = cs[:0]
+	}
+	o.mu.Unlock()
+}
+
+// pending reports whether frames are queued.
+func (o *outbox) pending() bool { return o.queued.Load() > 0 }
+
+// close rejects further pushes and releases the buffers.
+func (o *outbox) close() {
+	o.mu.Lock()
+	o.mu.closed = true
+	for _, c := range o.mu.chunks {
+		putChunk(c)
+	}
+	o.mu.chunks, o.mu.spare, o.mu.head, o.mu.frames, o.mu.bytes = nil, nil, 0, 0, 0
+	o.queued.Store(0)
+	o.nbytes.Store(0)
+	o.mu.Unlock()
+	o.signal()
+}

@@ -1,0 +1,112 @@
+package netio
+
+import (
+	"errors"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/weirio/weir/frame"
+)
+
+// Peer is an established connection to another node. Its identity fields
+// are fixed at the handshake; Send and the counters are safe for use from
+// any goroutine.
+type Peer struct {
+	ID       frame.NodeID
+	Name     string
+	Role     frame.Role
+	Features frame.Features
+	Version  uint16
+	// Addr is the remote address; DialAddr the address this node dialed to
+	// reach the peer ("" for inbound connections).
+	Addr     net.Addr
+	DialAddr string
+	// FilterVersion is the local filter version (Handler.Filter) that was
+	// sent in the handshake.
+	FilterVersion uint64
+
+	st  *connState
+	out *outbox
+
+	framesIn, bytesIn   atomic.Uint64
+	framesOut, bytesOut atomic.Uint64
+	overflows           atomic.Uint64
+}
+
+// Dialed reports whether this node dialed the connection.
+func (p *Peer) Dialed() bool { return p.DialAddr != "" }
+
+// ErrPeerClosed is returned by Send when the peer's connection is gone.
+var ErrPeerClosed = errors.New("netio: peer connection closed")
+
+// ErrDropped is returned by Send when the backpressure policy dropped a
+// frame (the one sent, or older ones to make room).
+var ErrDropped = errors.New("netio: frame dropped by backpressure policy")
+
+// Send queues one encoded frame for the peer and wakes its event loop if
+// the queue was empty. It never blocks on the network: when the queue is
+// full the peer's policy applies (drop_oldest, drop_newest, or closing the
+// connection). fr is copied; the caller keeps it.
+//
+// Hot path: relaying and publishing call it once per frame per peer; it
+// does not allocate (beyond the queue's amortized growth).
+func (p *Peer) Send(fr []byte) error { return p.SendBatch(fr, 1) }
+
+// SendWait is Send, except that when the queue is full it waits up to
+// wait for the loop to drain it before the policy applies. For local
+// publishers that prefer slowing down to losing frames.
+func (p *Peer) SendWait(fr []byte, wait time.Duration) error {
+	return p.result(p.out.pushWait(fr, 1, wait))
+}
+
+// sendControl queues a ping or pong outside the bounds (pushControl).
+func (p *Peer) sendControl(fr []byte) error { return p.result(p.out.pushControl(fr)) }
+
+// SendBatch queues n back-to-back frames held in b.
+func (p *Peer) SendBatch(b []byte, n int) error { return p.result(p.out.push(b, n)) }
+
+func (p *Peer) result(r pushResult) error {
+	switch r {
+	case pushWake:
+		p.st.wake()
+	case pushDropped:
+		return ErrDropped
+	case pushOverflow:
+		p.overflows.Add(1)
+		p.st.closeWith(frame.CodeLimit, "outbound queue full (policy disconnect)")
+		return ErrDropped
+	case pushClosed:
+		return ErrPeerClosed
+	}
+	return nil
+}
+
+// Close closes the connection with a bye frame carrying code and text.
+func (p *Peer) Close(code frame.ErrCode, text string) { p.st.closeWith(code, text) }
+
+// PeerStats is a snapshot of a peer's counters.
+type PeerStats struct {
+	FramesIn, BytesIn   uint64
+	FramesOut, BytesOut uint64
+	// Dropped counts frames the backpressure policy discarded; Overflows
+	// counts disconnects by the disconnect policy.
+	Dropped, Overflows uint64
+	// QueuedFrames and QueuedBytes are the current outbound queue depth.
+	QueuedFrames, QueuedBytes int64
+}
+
+// Stats returns the peer's counters.
+func (p *Peer) Stats() PeerStats {
+	return PeerStats{
+		FramesIn: p.framesIn.Load(), BytesIn: p.bytesIn.Load(),
+		FramesOut: p.framesOut.Load(), BytesOut: p.bytesOut.Load(),
+		Dropped: p.out.dropped.Load(), Overflows: p.overflows.Load(),
+		QueuedFrames: p.out.queued.Load(), QueuedBytes: p.out.nbytes.Load(),
+	}
+}
+
+// conn returns the gnet connection; only for use on the peer's loop.
+func (p *Peer) conn() gnet.Conn { return p.st.c }

@@ -1,0 +1,345 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/netio"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func newNode(t *testing.T, name string, mod func(*Options)) *Node {
+	t.Helper()
+	o := Options{Name: name, Logger: testLogger()}
+	o.Net.Loops = 2
+	o.Net.RetryInitial = 50 * time.Millisecond
+	o.Net.RetryMax = 200 * time.Millisecond
+	o.Net.Tick = 20 * time.Millisecond
+	if mod != nil {
+		mod(&o)
+	}
+	n, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n
+}
+
+func listen(t *testing.T, n *Node) string {
+	t.Helper()
+	a, err := n.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.String()
+}
+
+// collector records payload sequence numbers per topic.
+type collector struct {
+	mu   sync.Mutex
+	seqs map[string][]uint32
+}
+
+func (c *collector) fn(m Message) {
+	v, err := m.Data()
+	if err != nil {
+		panic(err)
+	}
+	c.mu.Lock()
+	if c.seqs == nil {
+		c.seqs = map[string][]uint32{}
+	}
+	c.seqs[string(m.Topic())] = append(c.seqs[string(m.Topic())], binary.LittleEndian.Uint32(v.Bytes()))
+	c.mu.Unlock()
+}
+
+func (c *collector) count(topic string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seqs[topic])
+}
+
+func (c *collector) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, s := range c.seqs {
+		n += len(s)
+	}
+	return n
+}
+
+func payload(i uint32) []byte {
+	var b [16]byte
+	binary.LittleEndian.PutUint32(b[:], i)
+	return b[:]
+}
+
+// peerWants reports whether node from's view of peer name includes a
+// filter matching topic.
+func peerWants(n *Node, name, topic string) bool {
+	for _, p := range n.peers.MatchString(topic, nil) {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func TestThreeNodesSubscriptionsPropagate(t *testing.T) {
+	// The hub publishes a burst larger than a peer queue: it waits for room
+	// rather than letting drop_oldest apply.
+	hub := newNode(t, "hub", func(o *Options) { o.PublishWait = 10 * time.Second })
+	addr := listen(t, hub)
+	a := newNode(t, "a", nil)
+	b := newNode(t, "b", nil)
+	_ = a.Peer(addr)
+	_ = b.Peer(addr)
+	waitFor(t, "peers", func() bool { return len(hub.Peers()) == 2 })
+
+	var ca, cb collector
+	sa, _ := a.SubscribeFunc("news/", ca.fn)
+	sb, _ := b.SubscribeFunc("news/sport", cb.fn)
+	waitFor(t, "filters at hub", func() bool {
+		return peerWants(hub, "a", "news/x") && peerWants(hub, "b", "news/sport/1") && !peerWants(hub, "b", "news/x")
+	})
+	const n = 5000
+	for i := uint32(0); i < n; i++ {
+		_ = hub.PublishBytes("news/sport/1", payload(i))
+		_ = hub.PublishBytes("news/x", payload(i))
+	}
+	waitFor(t, "deliveries", func() bool {
+		return ca.count("news/sport/1") == n && ca.count("news/x") == n && cb.count("news/sport/1") == n
+	})
+	for _, c := range []*collector{&ca, &cb} {
+		c.mu.Lock()
+		for topic, seqs := range c.seqs {
+			for i, s := range seqs {
+				if s != uint32(i) {
+					c.mu.Unlock()
+					t.Fatalf("%s: message %d has seq %d (exactly once, in order)", topic, i, s)
+				}
+			}
+		}
+		c.mu.Unlock()
+	}
+	if cb.count("news/x") != 0 {
+		t.Fatal("b got a topic it did not subscribe to")
+	}
+	// Unsubscribe propagates: the hub stops sending to b.
+	sb.Unsubscribe()
+	waitFor(t, "removal at hub", func() bool { return !peerWants(hub, "b", "news/sport/1") })
+	sa.Unsubscribe()
+	waitFor(t, "removal at hub", func() bool { return !peerWants(hub, "a", "news/") })
+	_ = hub.PublishBytes("news/sport/1", payload(0))
+	sent := hub.Peers()[0].Stats().FramesOut + hub.Peers()[1].Stats().FramesOut
+	time.Sleep(50 * time.Millisecond)
+	if got := hub.Peers()[0].Stats().FramesOut + hub.Peers()[1].Stats().FramesOut; got != sent {
+		t.Fatalf("frames still sent after unsubscribe: %d -> %d", sent, got)
+	}
+}
+
+func TestQueuedSubscriptionAndEvents(t *testing.T) {
+	a := newNode(t, "a", nil)
+	b := newNode(t, "b", nil)
+	_ = b.Peer(listen(t, a))
+	sub, err := b.Subscribe("ev/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "filter", func() bool { return peerWants(a, "b", "ev/1") })
+	args := []frame.Value{frame.NewCount(1), frame.NewString("x")}
+	if err := a.PublishEvent("ev/1", "hello", args...); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Publish("ev/2", frame.NewSet(frame.NewInt(3), frame.NewInt(1)))
+	m := <-sub.C()
+	ev, err := m.Event()
+	if err != nil || string(ev.Name) != "hello" || !frame.Equal(ev.Args.Value(), frame.NewVector(args...)) {
+		t.Fatalf("event %v %v", ev, err)
+	}
+	m = <-sub.C()
+	v, err := m.Data()
+	if err != nil || !frame.Equal(v.Value(), frame.NewSet(frame.NewInt(1), frame.NewInt(3))) || string(m.Topic()) != "ev/2" {
+		t.Fatalf("data %v %v", v.Value(), err)
+	}
+	sub.Unsubscribe()
+	if _, ok := <-sub.C(); ok {
+		t.Fatal("channel not closed")
+	}
+}
+
+func TestLocalDeliveryAndEcho(t *testing.T) {
+	n := newNode(t, "n", nil)
+	var other, self collector
+	_, _ = n.SubscribeFunc("t/", other.fn)
+	me, _ := n.SubscribeFunc("t/", self.fn)
+	_ = n.PublishBytes("t/1", payload(1))
+	_ = me.PublishBytes("t/1", payload(2))
+	if other.count("t/1") != 2 || self.count("t/1") != 1 {
+		t.Fatalf("other %d self %d: node publish reaches all, a subscription's publish skips itself", other.count("t/1"), self.count("t/1"))
+	}
+	// Handler panics are contained.
+	_, _ = n.SubscribeFunc("p/", func(Message) { panic("boom") })
+	if err := n.PublishBytes("p/1", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLocalPrefixNeverLeaves(t *testing.T) {
+	a := newNode(t, "a", nil)
+	b := newNode(t, "b", nil)
+	_ = b.Peer(listen(t, a))
+	var cb, ca collector
+	_, _ = b.SubscribeFunc("", cb.fn) // b wants everything
+	_, _ = a.SubscribeFunc(DefaultLocalPrefix, ca.fn)
+	waitFor(t, "filter", func() bool { return peerWants(a, "b", "anything") })
+	if peerWants(b, "a", DefaultLocalPrefix+"x") {
+		t.Fatal("a local-prefix subscription was advertised")
+	}
+	_ = a.PublishBytes(DefaultLocalPrefix+"secret", payload(1))
+	_ = a.PublishBytes("public", payload(2))
+	waitFor(t, "public message", func() bool { return cb.count("public") == 1 })
+	if cb.count(DefaultLocalPrefix+"secret") != 0 || ca.count(DefaultLocalPrefix+"secret") != 1 {
+		t.Fatal("local topic left the node or was not delivered locally")
+	}
+}
+
+// TestForwardingTriangle: three forwarding nodes peered in a cycle; a
+// message published at one reaches each other node's subscriber exactly
+// once and does not circulate.
+func TestForwardingTriangle(t *testing.T) {
+	fwd := func(o *Options) { o.Forwarding = true }
+	x, y, z := newNode(t, "x", fwd), newNode(t, "y", fwd), newNode(t, "z", fwd)
+	xa, ya, za := listen(t, x), listen(t, y), listen(t, z)
+	_ = x.Peer(ya)
+	_ = y.Peer(za)
+	_ = z.Peer(xa)
+	waitFor(t, "triangle", func() bool { return len(x.Peers()) == 2 && len(y.Peers()) == 2 && len(z.Peers()) == 2 })
+	var cy, cz collector
+	_, _ = y.SubscribeFunc("tri/", cy.fn)
+	_, _ = z.SubscribeFunc("tri/", cz.fn)
+	waitFor(t, "filters", func() bool { return peerWants(x, "y", "tri/1") && peerWants(x, "z", "tri/1") })
+	const n = 500
+	for i := uint32(0); i < n; i++ {
+		_ = x.PublishBytes("tri/1", payload(i))
+	}
+	waitFor(t, "deliveries", func() bool { return cy.count("tri/1") == n && cz.count("tri/1") == n })
+	// Let any looping copy arrive, then check nothing was delivered twice
+	// and the relays saw (and dropped) the second copies.
+	waitFor(t, "duplicates suppressed", func() bool { return y.Stats().Duplicates+z.Stats().Duplicates+x.Stats().Duplicates >= n })
+	time.Sleep(100 * time.Millisecond)
+	if cy.count("tri/1") != n || cz.count("tri/1") != n {
+		t.Fatalf("delivered y=%d z=%d, want %d each", cy.count("tri/1"), cz.count("tri/1"), n)
+	}
+	for _, c := range []*collector{&cy, &cz} {
+		c.mu.Lock()
+		seen := map[uint32]bool{}
+		for _, s := range c.seqs["tri/1"] {
+			if seen[s] {
+				c.mu.Unlock()
+				t.Fatalf("seq %d delivered twice", s)
+			}
+			seen[s] = true
+		}
+		c.mu.Unlock()
+	}
+}
+
+// TestRelayMultiHop: a forwarding relay carries messages between two
+// nodes that are not peered with each other, and a subscription made at
+// the far end propagates through it.
+func TestRelayMultiHop(t *testing.T) {
+	relay := newNode(t, "relay", func(o *Options) { o.Forwarding = true })
+	ra := listen(t, relay)
+	pub, sub := newNode(t, "pub", nil), newNode(t, "sub", nil)
+	_ = pub.Peer(ra)
+	_ = sub.Peer(ra)
+	var c collector
+	s, _ := sub.SubscribeFunc("far/", c.fn)
+	waitFor(t, "filter through relay", func() bool { return peerWants(pub, "relay", "far/1") })
+	for i := uint32(0); i < 1000; i++ {
+		_ = pub.PublishBytes("far/1", payload(i))
+	}
+	waitFor(t, "relayed", func() bool { return c.count("far/1") == 1000 })
+	s.Unsubscribe()
+	waitFor(t, "removal through relay", func() bool { return !peerWants(pub, "relay", "far/1") })
+}
+
+func TestStatusEvents(t *testing.T) {
+	a := newNode(t, "a", nil)
+	addr := listen(t, a)
+	b := newNode(t, "b", nil)
+	next := func(want StatusKind) Status {
+		t.Helper()
+		select {
+		case s := <-b.Status():
+			if s.Kind != want {
+				t.Fatalf("status %v (%v), want %v", s.Kind, s.Err, want)
+			}
+			return s
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no %v", want)
+		}
+		return Status{}
+	}
+	_ = b.Peer(addr)
+	if s := next(StatusPeerAdded); s.Peer.Name != "a" {
+		t.Fatalf("peer %q", s.Peer.Name)
+	}
+	// The listener restarts: lost, then recovered on the same address.
+	_ = a.Close()
+	s := next(StatusPeerLost)
+	var re *netio.RemoteError
+	if !errors.As(s.Err, &re) || re.Code != frame.CodeShutdown {
+		t.Fatalf("lost reason %v", s.Err)
+	}
+	a2 := newNode(t, "a", nil)
+	if _, err := a2.Listen(addr); err != nil {
+		t.Fatal(err)
+	}
+	next(StatusPeerRecovered)
+	if err := b.Unpeer(addr); err != nil {
+		t.Fatal(err)
+	}
+	next(StatusPeerRemoved)
+	if err := b.Unpeer(addr); err == nil {
+		t.Fatal("second unpeer succeeded")
+	}
+}
+
+func TestPublishErrors(t *testing.T) {
+	n := newNode(t, "n", func(o *Options) { o.Net.Limits.MaxFrame = 1024; o.Net.QueueBytes = 1 << 20 })
+	if err := n.PublishBytes("t", make([]byte, 2000)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("big: %v", err)
+	}
+	if err := n.PublishBytes(string(make([]byte, 70000)), nil); !errors.Is(err, frame.ErrTopicTooLong) {
+		t.Fatalf("long topic: %v", err)
+	}
+	_ = n.Close()
+	if _, err := n.Subscribe("x"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("subscribe after close: %v", err)
+	}
+}
