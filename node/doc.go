@@ -1,0 +1,58 @@
+// Package node is weir's composition root and embeddable API: a Node peers
+// with other nodes over netio, publishes and subscribes by topic prefix,
+// and (optionally) relays between its peers.
+//
+//	n, _ := node.New(node.Options{Name: "worker-1"})
+//	n.Listen("127.0.0.1:9999")
+//	n.Peer("10.0.0.2:9999")
+//	sub, _ := n.Subscribe("zeek/events/")
+//	n.PublishEvent("zeek/events/conn", "new_connection", frame.NewCount(1))
+//
+// # Routing
+//
+// Two routers (package router) decide where a frame goes: one maps topics
+// to local subscriptions, one to the peers whose filters match. Both are
+// read lock-free from immutable snapshots, so subscription churn never
+// stalls the data path. A publish encodes its frame once; the same bytes
+// go to every matching peer's queue and to every matching local
+// subscription.
+//
+// # Semantics
+//
+//   - Subscriptions are plain byte prefixes, as in Broker: "a" matches
+//     "alice", "" matches everything. Adding and removing a prefix reaches
+//     every peer (an add or remove frame); unlike Broker, filters shrink.
+//   - Node.Publish reaches every matching peer and every matching local
+//     subscription, as a Broker endpoint's publish does. A component that
+//     subscribes and publishes on the same topics publishes through its
+//     Subscription (Subscription.Publish): then it does not receive its own
+//     message — as a Zeek node never receives the events it publishes —
+//     while other local subscriptions still do.
+//   - Topics beginning with Options.LocalPrefix ("weir/local/") never leave
+//     the node: they are neither sent nor advertised, and received ones are
+//     dropped and counted.
+//   - Delivery from one publisher is in order and, without forwarding
+//     loops, exactly once, as long as no queue overflows. Overflow is
+//     explicit: a peer's queue applies its netio.Policy (drop_oldest by
+//     default), a queued subscription drops new messages when its channel
+//     is full (Subscription.Dropped), and both are counted. A slow consumer
+//     never holds up the node; a publisher that prefers waiting to
+//     dropping sets Options.PublishWait.
+//   - Forwarding is off by default (as in Zeek). A forwarding node
+//     advertises to each peer its own filter plus its other peers'
+//     filters, relays data and event frames to the other matching peers
+//     with the hop TTL decremented in place (never decoding the body), and
+//     delivers and relays each stamped frame once: frames carry an origin
+//     stamp whenever forwarding is on anywhere among a node's peers, and a
+//     per-origin sequence window (dedupe.go) drops the copies that arrive
+//     over a second path. A triangle of forwarding nodes does not loop.
+//
+// # Messages and threading
+//
+// A handler subscription (SubscribeFunc) is called on a network event loop
+// for remote messages and on the publishing goroutine for local ones; its
+// Message is a view valid only during the call, and the handler must not
+// block. A queued subscription (Subscribe) receives owned copies on a
+// channel. Status events (peer added, lost, removed, recovered) arrive on
+// the bounded Status channel. All Node methods are safe for concurrent use.
+package node

@@ -1,0 +1,94 @@
+package node
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/weirio/weir/frame"
+)
+
+// stalledPeer completes a handshake with a filter and then never reads.
+func stalledPeer(t *testing.T, addr, prefix string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.(*net.TCPConn).SetReadBuffer(4096)
+	hello := frame.AppendHello(nil, frame.Hello{MinVersion: 1, MaxVersion: 1, ID: frame.NodeID{0xee},
+		Name: []byte("stalled"), Filter: frame.MakeStrList(prefix)})
+	if _, err := c.Write(hello); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestStalledSubscriberDoesNotSlowOthers: one peer never reads; a healthy
+// subscriber keeps receiving every message, the stalled peer's queue stays
+// within its bound and the policy (drop_oldest) is applied and counted.
+func TestStalledSubscriberDoesNotSlowOthers(t *testing.T) {
+	const queueBytes = 2 << 20
+	pub := newNode(t, "pub", func(o *Options) {
+		o.Net.QueueFrames = 1 << 20
+		o.Net.QueueBytes = queueBytes
+		o.Net.SocketHighWater = 256 << 10
+		o.Net.Limits.MaxFrame = 64 << 10
+	})
+	addr := listen(t, pub)
+	good := newNode(t, "good", nil)
+	var c collector
+	_, _ = good.SubscribeFunc("s/", c.fn)
+	_ = good.Peer(addr)
+	stalledPeer(t, addr, "s/")
+	waitFor(t, "both subscribers", func() bool { return peerWants(pub, "good", "s/1") && peerWants(pub, "stalled", "s/1") })
+
+	// Publish in rounds and wait for the healthy subscriber each round: it
+	// must keep up while the stalled peer's queue fills and overflows.
+	body := make([]byte, 1024)
+	const rounds, per = 40, 1000
+	start := time.Now()
+	for r := 0; r < rounds; r++ {
+		for i := 0; i < per; i++ {
+			copy(body, payload(uint32(r*per+i)))
+			_ = pub.PublishBytes("s/1", body)
+		}
+		want := (r + 1) * per
+		waitFor(t, "healthy subscriber", func() bool { return c.count("s/1") >= want })
+	}
+	elapsed := time.Since(start)
+	if got := c.count("s/1"); got != rounds*per {
+		t.Fatalf("healthy subscriber got %d of %d", got, rounds*per)
+	}
+	c.mu.Lock()
+	for i, s := range c.seqs["s/1"] {
+		if s != uint32(i) {
+			c.mu.Unlock()
+			t.Fatalf("healthy subscriber: message %d has seq %d", i, s)
+		}
+	}
+	c.mu.Unlock()
+	var stalledSeen bool
+	for _, p := range pub.Peers() {
+		st := p.Stats()
+		switch p.Name {
+		case "stalled":
+			stalledSeen = true
+			if st.Dropped == 0 {
+				t.Errorf("stalled peer: nothing dropped (%+v)", st)
+			}
+			if st.QueuedBytes > queueBytes {
+				t.Errorf("stalled peer queue %d bytes beyond its bound %d", st.QueuedBytes, queueBytes)
+			}
+		case "good":
+			if st.Dropped != 0 {
+				t.Errorf("healthy peer dropped %d", st.Dropped)
+			}
+		}
+	}
+	if !stalledSeen {
+		t.Fatal("the stalled peer was disconnected under drop_oldest")
+	}
+	t.Logf("40 MB to a healthy subscriber alongside a stalled one in %v", elapsed)
+}
