@@ -51,6 +51,8 @@ type Node struct {
 		closed   bool
 	}
 
+	events registry
+
 	status        chan Status
 	statusDropped atomic.Uint64
 	stats         stats
@@ -64,7 +66,7 @@ type peerState struct {
 type stats struct {
 	published, delivered, forwarded atomic.Uint64
 	duplicates, localTopicIn        atomic.Uint64
-	unhandled                       atomic.Uint64
+	unhandled, handlerPanics        atomic.Uint64
 }
 
 // New creates a node. It does not listen or dial until told to.

@@ -58,6 +58,7 @@ type Subscription struct {
 	prefix string
 	fn     func(Message)
 	ch     chan Message
+	events bool // feeds the event registry: skips the node's own publishes
 
 	mu      sync.Mutex // orders deliveries to ch with closing it
 	closed  atomic.Bool
@@ -286,7 +287,7 @@ func (n *Node) deliverLocal(b []byte, except *Subscription) {
 	}
 	var arr [16]*Subscription
 	for _, s := range n.subs.Match(f.Topic(), arr[:0]) {
-		if s != except {
+		if s != except && !s.events {
 			n.stats.delivered.Add(1)
 			s.deliver(Message{f: f, lim: &n.opts.Net.Limits})
 		}
@@ -336,6 +337,8 @@ type Stats struct {
 	// LocalTopicIn counts frames from peers on the reserved local prefix
 	// (dropped); Unhandled counts frames of kinds this node does not serve.
 	LocalTopicIn, Unhandled uint64
+	// HandlerPanics counts recovered panics of event handlers.
+	HandlerPanics uint64
 	// Subscriptions is the number of (prefix, subscription) pairs.
 	Subscriptions int
 }
@@ -344,5 +347,5 @@ type Stats struct {
 func (n *Node) Stats() Stats {
 	return Stats{Published: n.stats.published.Load(), Delivered: n.stats.delivered.Load(), Forwarded: n.stats.forwarded.Load(),
 		Duplicates: n.stats.duplicates.Load(), LocalTopicIn: n.stats.localTopicIn.Load(), Unhandled: n.stats.unhandled.Load(),
-		Subscriptions: n.subs.Len()}
+		HandlerPanics: n.stats.handlerPanics.Load(), Subscriptions: n.subs.Len()}
 }
