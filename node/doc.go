@@ -46,6 +46,12 @@
 //     stamp whenever forwarding is on anywhere among a node's peers, and a
 //     per-origin sequence window (dedupe.go) drops the copies that arrive
 //     over a second path. A triangle of forwarding nodes does not loop.
+//   - Clients (peers with role frame.RoleClient, such as weir-node's pub and
+//     sub commands) are leaves the node serves: a client's publish is
+//     routed one hop as if published at the node (to its subscriptions and
+//     matching peers), messages matching a client's filter are passed to
+//     it, and clients' filters are advertised to the node's other peers —
+//     with or without forwarding. Clients never relay, so this cannot loop.
 //
 // # Messages and threading
 //

@@ -37,6 +37,8 @@ type Node struct {
 	seq    atomic.Uint64 // stamp sequence
 	stamp  atomic.Bool   // stamp published frames (forwarding here or at a peer)
 	dedupe *dedupe
+	// clients counts connected client-role peers (leaves this node serves).
+	clients atomic.Int32
 
 	// mu guards the control plane: filters and peer bookkeeping.
 	mu struct {
@@ -183,14 +185,12 @@ func (n *Node) advertisedLocked(to *netio.Peer) []string {
 			set[p] = struct{}{}
 		}
 	}
-	if n.opts.Forwarding {
-		for q := range n.mu.peers {
-			if q == to {
-				continue
-			}
-			for _, p := range n.peers.Prefixes(q) {
-				set[p] = struct{}{}
-			}
+	for q := range n.mu.peers {
+		if q == to || (!n.opts.Forwarding && q.Role != frame.RoleClient) {
+			continue
+		}
+		for _, p := range n.peers.Prefixes(q) {
+			set[p] = struct{}{}
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -248,6 +248,9 @@ func (h *handler) PeerUp(p *netio.Peer, filter frame.StrList) {
 	if p.Features&frame.FeatForwarding != 0 {
 		n.stamp.Store(true)
 	}
+	if p.Role == frame.RoleClient {
+		n.clients.Add(1)
+	}
 	n.mu.Lock()
 	ps := &peerState{sent: map[string]struct{}{}}
 	if p.FilterVersion == n.mu.version && n.mu.handshk != nil {
@@ -269,7 +272,7 @@ func (h *handler) PeerUp(p *netio.Peer, filter frame.StrList) {
 		kind = StatusPeerRecovered
 		delete(n.mu.lost, key)
 	}
-	if n.opts.Forwarding && filter.Len() > 0 {
+	if (n.opts.Forwarding || p.Role == frame.RoleClient) && filter.Len() > 0 {
 		n.filterChangedLocked()
 	}
 	n.mu.Unlock()
@@ -279,6 +282,9 @@ func (h *handler) PeerUp(p *netio.Peer, filter frame.StrList) {
 func (h *handler) PeerDown(p *netio.Peer, reason error) {
 	n := h.node()
 	n.peers.RemoveSubscriber(p)
+	if p.Role == frame.RoleClient {
+		n.clients.Add(-1)
+	}
 	n.mu.Lock()
 	delete(n.mu.peers, p)
 	key := peerKey(p)
@@ -299,7 +305,7 @@ func (h *handler) PeerDown(p *netio.Peer, reason error) {
 	if len(n.mu.lost) > 10000 {
 		clear(n.mu.lost)
 	}
-	if n.opts.Forwarding {
+	if n.opts.Forwarding || p.Role == frame.RoleClient {
 		n.filterChangedLocked()
 	}
 	n.mu.Unlock()
@@ -344,7 +350,7 @@ func (n *Node) peerSubscribe(p *netio.Peer, f frame.Frame) {
 		changes = append(changes, router.Change[*netio.Peer]{Op: op, Prefix: string(pre), Sub: p})
 	}
 	n.peers.Apply(changes)
-	if n.opts.Forwarding {
+	if n.opts.Forwarding || p.Role == frame.RoleClient {
 		n.mu.Lock()
 		n.filterChangedLocked()
 		n.mu.Unlock()

@@ -337,3 +337,27 @@ func TestPublishErrors(t *testing.T) {
 		t.Fatalf("subscribe after close: %v", err)
 	}
 }
+
+// TestClientsAreServedLeaves: two command-line clients connected to a
+// non-forwarding node reach each other through it, and a client's
+// subscription is served with messages from the node's other peers.
+func TestClientsAreServedLeaves(t *testing.T) {
+	srv := newNode(t, "srv", nil)
+	addr := listen(t, srv)
+	peer := newNode(t, "peer", nil)
+	_ = peer.Peer(addr)
+	client := func(name string) *Node {
+		return newNode(t, name, func(o *Options) { o.Role = frame.RoleClient })
+	}
+	pubc, subc := client("pubc"), client("subc")
+	var got collector
+	_, _ = subc.SubscribeFunc("cli/", got.fn)
+	_ = subc.Peer(addr)
+	_ = pubc.Peer(addr)
+	waitFor(t, "client filter at the server and upstream", func() bool {
+		return peerWants(srv, "subc", "cli/x") && peerWants(pubc, "srv", "cli/x") && peerWants(peer, "srv", "cli/x")
+	})
+	_ = pubc.PublishBytes("cli/x", payload(1))
+	_ = peer.PublishBytes("cli/y", payload(2))
+	waitFor(t, "both messages at the subscribing client", func() bool { return got.count("cli/x") == 1 && got.count("cli/y") == 1 })
+}

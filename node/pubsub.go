@@ -316,13 +316,16 @@ func (n *Node) routeRemote(from *netio.Peer, f frame.Frame) {
 		n.stats.delivered.Add(1)
 		s.deliver(Message{f: f, lim: &n.opts.Net.Limits})
 	}
-	if !n.opts.Forwarding || f.TTL() <= 1 {
+	// Relay: everywhere when forwarding; otherwise a client's frame goes one
+	// hop on its behalf, and frames reach subscribed clients (leaves).
+	fromClient := from.Role == frame.RoleClient
+	if f.TTL() <= 1 || (!n.opts.Forwarding && !fromClient && n.clients.Load() == 0) {
 		return
 	}
 	frame.SetTTL(f.Bytes(), f.TTL()-1)
 	var parr [16]*netio.Peer
 	for _, p := range n.peers.Match(topic, parr[:0]) {
-		if p != from {
+		if p != from && (n.opts.Forwarding || fromClient || p.Role == frame.RoleClient) {
 			n.stats.forwarded.Add(1)
 			_ = p.Send(f.Bytes())
 		}
