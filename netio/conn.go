@@ -26,6 +26,8 @@ type connState struct {
 	target *dialTarget          // nil for inbound connections
 	peer   atomic.Pointer[Peer] // set when the handshake completes
 	remote frame.NodeID         // the peer's id, once its hello/welcome arrived
+	// helloFilterVersion is the filter version the dialer's hello carried.
+	helloFilterVersion uint64
 
 	stage    atomic.Int32
 	openedAt int64        // ns, set before the connection is registered
@@ -134,7 +136,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	// Dialer: open the handshake.
 	st.stage.Store(stageAwaitWelcome)
-	return e.appendHello(nil), gnet.None
+	return e.appendHello(st, nil), gnet.None
 }
 
 func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {

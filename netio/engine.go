@@ -335,12 +335,14 @@ func (e *Engine) Peers() []*Peer {
 
 // Stats are engine-wide counters.
 type Stats struct {
-	Accepted, Dials, DialFailures uint64
+	Accepted     uint64 `json:"accepted"`
+	Dials        uint64 `json:"dials"`
+	DialFailures uint64 `json:"dial_failures"`
 	// Failures counts connections this node closed, by error code
 	// (handshake failures, protocol errors, limits, timeouts).
-	Failures map[frame.ErrCode]uint64
-	Conns    int
-	Peers    int
+	Failures map[frame.ErrCode]uint64 `json:"failures"`
+	Conns    int                      `json:"conns"`
+	Peers    int                      `json:"peers"`
 }
 
 // Stats returns a snapshot of the engine's counters.

@@ -62,8 +62,12 @@ func keepNew(self, peer frame.NodeID, oldDialedBySelf, newDialedBySelf bool) boo
 	return bytes.Compare(n[:], o[:]) < 0
 }
 
-func (e *Engine) appendHello(dst []byte) []byte {
-	filter, _ := e.h.Filter()
+// appendHello builds the dialer's hello and records the version of the
+// filter it carries: a subscription made before the welcome arrives must
+// still be sent after the handshake.
+func (e *Engine) appendHello(st *connState, dst []byte) []byte {
+	filter, fv := e.h.Filter()
+	st.helloFilterVersion = fv
 	var feat frame.Features
 	if e.opts.Forwarding {
 		feat |= frame.FeatForwarding
@@ -132,8 +136,7 @@ func (e *Engine) handshakeFrame(st *connState, f frame.Frame) bool {
 			st.fail(herr.code, herr.text, nil)
 			return false
 		}
-		_, fv := e.h.Filter()
-		p := e.newPeer(st, w.ID, string(w.Name), w.Role, w.Features, w.Version, fv)
+		p := e.newPeer(st, w.ID, string(w.Name), w.Role, w.Features, w.Version, st.helloFilterVersion)
 		if !e.register(st, p) {
 			return false
 		}

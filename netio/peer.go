@@ -89,13 +89,17 @@ func (p *Peer) Close(code frame.ErrCode, text string) { p.st.closeWith(code, tex
 
 // PeerStats is a snapshot of a peer's counters.
 type PeerStats struct {
-	FramesIn, BytesIn   uint64
-	FramesOut, BytesOut uint64
+	FramesIn  uint64 `json:"frames_in"`
+	BytesIn   uint64 `json:"bytes_in"`
+	FramesOut uint64 `json:"frames_out"`
+	BytesOut  uint64 `json:"bytes_out"`
 	// Dropped counts frames the backpressure policy discarded; Overflows
 	// counts disconnects by the disconnect policy.
-	Dropped, Overflows uint64
+	Dropped   uint64 `json:"dropped"`
+	Overflows uint64 `json:"overflows"`
 	// QueuedFrames and QueuedBytes are the current outbound queue depth.
-	QueuedFrames, QueuedBytes int64
+	QueuedFrames int64 `json:"queued_frames"`
+	QueuedBytes  int64 `json:"queued_bytes"`
 }
 
 // Stats returns the peer's counters.

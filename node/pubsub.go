@@ -334,16 +334,19 @@ func (n *Node) routeRemote(from *netio.Peer, f frame.Frame) {
 
 // Stats are node-wide message counters.
 type Stats struct {
-	Published, Delivered, Forwarded uint64
+	Published uint64 `json:"published"`
+	Delivered uint64 `json:"delivered"`
+	Forwarded uint64 `json:"forwarded"`
 	// Duplicates counts stamped frames a forwarding node had already seen.
-	Duplicates uint64
+	Duplicates uint64 `json:"duplicates"`
 	// LocalTopicIn counts frames from peers on the reserved local prefix
 	// (dropped); Unhandled counts frames of kinds this node does not serve.
-	LocalTopicIn, Unhandled uint64
+	LocalTopicIn uint64 `json:"local_topic_in"`
+	Unhandled    uint64 `json:"unhandled"`
 	// HandlerPanics counts recovered panics of event handlers.
-	HandlerPanics uint64
+	HandlerPanics uint64 `json:"handler_panics"`
 	// Subscriptions is the number of (prefix, subscription) pairs.
-	Subscriptions int
+	Subscriptions int `json:"subscriptions"`
 }
 
 // Stats returns the node's counters.
