@@ -129,6 +129,12 @@ func (n *Node) Raise(name string, args ...frame.Value) error {
 	return nil
 }
 
+// RaiseLocal runs the local handlers of the event name only: no
+// auto-publish.
+func (n *Node) RaiseLocal(name string, args ...frame.Value) {
+	n.dispatch(n.events.load(), Event{Name: name, Args: args})
+}
+
 // SubscribeEvents subscribes to prefix and dispatches every event that
 // arrives from a peer on it to the handlers registered with On. Data
 // messages on the prefix are ignored by this subscription.

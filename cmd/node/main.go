@@ -57,6 +57,6 @@ embedded default: peering on 127.0.0.1:9999, metrics on 127.0.0.1:9998, data in
 		RunE:          func(cmd *cobra.Command, _ []string) error { return runStandalone(o) },
 	}
 	o.register(root)
-	root.AddCommand(pubCmd(), subCmd(), statusCmd())
+	root.AddCommand(pubCmd(), subCmd(), statusCmd(), runCmd(), clusterCmd())
 	return root
 }

@@ -38,10 +38,11 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Node configures the node itself.
 	Node node.Options
-	// Setup, if set, runs after the node listens and before peering; the
-	// cluster runtime uses it to install handlers and pools. Its extra
-	// status fields are served on /status.
-	Setup func(n *node.Node) (extra func() map[string]any, err error)
+	// Setup, if set, runs before the node listens (so its subscriptions
+	// are in every handshake); the cluster runtime uses it to install
+	// handlers, pools and its peers. It returns extra fields for /status
+	// and a function run at shutdown.
+	Setup func(n *node.Node) (extra func() map[string]any, stop func(), err error)
 }
 
 // Default is the embedded standalone configuration: the README's first
@@ -91,23 +92,29 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Ready)) e
 	if err != nil {
 		return fmt.Errorf("cannot create node: %w", err)
 	}
-	addr, err := n.Listen(cfg.Listen)
-	if err != nil {
-		_ = n.Close()
-		return err
-	}
 	var extra func() map[string]any
+	stop := func() {}
 	if cfg.Setup != nil {
-		if extra, err = cfg.Setup(n); err != nil {
+		var s func()
+		if extra, s, err = cfg.Setup(n); err != nil {
 			_ = n.Close()
 			return err
 		}
+		if s != nil {
+			stop = s
+		}
 	}
+	defer stop()
 	for _, p := range cfg.Subscribe {
 		if _, err := n.SubscribeEvents(p); err != nil {
 			_ = n.Close()
 			return err
 		}
+	}
+	addr, err := n.Listen(cfg.Listen)
+	if err != nil {
+		_ = n.Close()
+		return err
 	}
 	var srv *http.Server
 	var maddr net.Addr

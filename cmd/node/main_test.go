@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "weir-node-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "weir-node")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestBinaryServesAndStops: the node starts, answers /healthz and status,
+// and exits 0 on SIGTERM.
+func TestBinaryServesAndStops(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
+		"--data-dir", filepath.Join(dir, "data"), "--log-dir", filepath.Join(dir, "logs"))
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	metrics := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`metrics=(127\.0\.0\.1:\d+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				metrics <- m[1]
+			}
+		}
+	}()
+	var addr string
+	select {
+	case addr = <-metrics:
+	case <-time.After(30 * time.Second):
+		t.Fatal("node did not report its metrics address")
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok\n" {
+		t.Fatalf("healthz %q", body)
+	}
+	out, err := exec.Command(binary, "status", "--metrics", addr).Output()
+	if err != nil || !strings.Contains(string(out), `"policy": "drop_oldest"`) {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	for _, d := range []string{"data", "logs"} {
+		if _, err := os.Stat(filepath.Join(dir, d)); err != nil {
+			t.Errorf("directory %s not created: %v", d, err)
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("node did not stop on SIGTERM")
+	}
+}
+
+// TestBinaryRejectsBadInput: clear messages and a non-zero exit.
+func TestBinaryRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("nodes:\n  - {name: w1, role: wrker, host: 127.0.0.1, port: 1}\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--policy", "drop_all"}, `unknown backpressure policy "drop_all"`},
+		{[]string{"run", "--layout", bad, "--name", "w1"}, `bad.yaml:2: node "w1": unknown role "wrker"`},
+		{[]string{"run", "--layout", bad}, `required flag(s) "name" not set`},
+		{[]string{"run", "--layout", filepath.Join(dir, "missing.yaml"), "--name", "x"}, "no such file"},
+		{[]string{"pub", "t"}, "accepts 2 arg(s)"},
+		{[]string{"pub", "t", "42", "--node", "127.0.0.1:1", "--timeout", "1s"}, "bad value"},
+		{[]string{"status", "--metrics", "127.0.0.1:1"}, "cannot reach node metrics"},
+	}
+	for _, c := range cases {
+		out, err := exec.Command(binary, c.args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+			t.Errorf("%v: exit %v, want non-zero", c.args, err)
+		}
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: output %q lacks %q", c.args, out, c.want)
+		}
+	}
+}
