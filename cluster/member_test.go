@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,5 +169,43 @@ func TestExampleClusterEndToEnd(t *testing.T) {
 		if got, _ := w2.m.Pools().Pool(frame.RoleProxy).PickHRWString(k); got != owner[k] {
 			t.Fatalf("key %s: %s after restart, %s before", k, got, owner[k])
 		}
+	}
+}
+
+func TestPublishWithNoLiveMember(t *testing.T) {
+	l, err := Parse([]byte(`
+nodes:
+  - {name: m, role: manager, host: 127.0.0.1, port: 1}
+  - {name: p, role: proxy, host: 127.0.0.1, port: 2}
+  - {name: w, role: worker, host: 127.0.0.1, port: 3}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(node.Options{Name: "w", Role: frame.RoleWorker, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	m, err := Start(n, l, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	if _, err := m.PublishHRW(frame.RoleProxy, "k", "e"); !errors.Is(err, ErrNoLiveMember) {
+		t.Fatalf("HRW: %v", err)
+	}
+	if _, err := m.PublishRR(frame.RoleProxy, "k", "e"); !errors.Is(err, ErrNoLiveMember) {
+		t.Fatalf("RR: %v", err)
+	}
+	// The worker is alive in its own pool: a worker-pool key is handled here.
+	if name, err := m.PublishHRW(frame.RoleWorker, "k", "e"); err != nil || name != "w" {
+		t.Fatalf("self pick: %q %v", name, err)
+	}
+	if _, err := m.PublishHRW(frame.RoleManager, "k", "e"); err == nil {
+		t.Fatal("manager pool accepted")
+	}
+	if _, err := Start(n, l, "nobody"); !errors.Is(err, ErrUnknownNode) {
+		t.Fatalf("unknown node: %v", err)
 	}
 }
