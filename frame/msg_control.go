@@ -32,6 +32,9 @@ const (
 var codeNames = [...]string{"ok", "protocol", "version", "auth", "limit", "duplicate", "self",
 	"unknown-store", "bad-request", "not-master", "shutdown", "timeout", "internal", "corrupt", "unpeer"}
 
+// MarshalText names the code (for JSON map keys and logs).
+func (c ErrCode) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
 func (c ErrCode) String() string {
 	if c <= codeMax {
 		return codeNames[c]
