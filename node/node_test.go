@@ -235,7 +235,11 @@ func TestForwardingTriangle(t *testing.T) {
 	var cy, cz collector
 	_, _ = y.SubscribeFunc("tri/", cy.fn)
 	_, _ = z.SubscribeFunc("tri/", cz.fn)
-	waitFor(t, "filters", func() bool { return peerWants(x, "y", "tri/1") && peerWants(x, "z", "tri/1") })
+	// Every node must know every other node's interest, so copies do
+	// circulate and the loop protection is what stops them.
+	waitFor(t, "filters", func() bool {
+		return peerWants(x, "y", "tri/1") && peerWants(x, "z", "tri/1") && peerWants(y, "z", "tri/1") && peerWants(z, "y", "tri/1")
+	})
 	const n = 500
 	for i := uint32(0); i < n; i++ {
 		_ = x.PublishBytes("tri/1", payload(i))

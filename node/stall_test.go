@@ -35,6 +35,9 @@ func TestStalledSubscriberDoesNotSlowOthers(t *testing.T) {
 		o.Net.QueueBytes = queueBytes
 		o.Net.SocketHighWater = 256 << 10
 		o.Net.Limits.MaxFrame = 64 << 10
+		// The stalled peer never sends: keepalive must not end the test early
+		// on a slow machine (keepalive has its own tests in netio).
+		o.Net.PeerTimeout = 10 * time.Minute
 	})
 	addr := listen(t, pub)
 	good := newNode(t, "good", nil)
