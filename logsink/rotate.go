@@ -1,0 +1,518 @@
+package logsink
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weirio/weir/frame"
+)
+
+// FileFormat is the content format of a RotatingFile.
+type FileFormat uint8
+
+// File formats.
+const (
+	FormatTSV  FileFormat = iota // Zeek ASCII (TSVWriter)
+	FormatJSON                   // Zeek JSON lines (JSONWriter)
+)
+
+// ErrBadRotateOptions reports RotateOptions that cannot work.
+var ErrBadRotateOptions = errors.New("logsink: bad rotate options")
+
+// DefaultRotateInterval is Zeek's default Log::default_rotation_interval.
+const DefaultRotateInterval = time.Hour
+
+// RotateOptions configure a RotatingFile. The zero value (with Dir set)
+// means the defaults.
+type RotateOptions struct {
+	// Dir is the directory of the stream's files. Required; must exist.
+	Dir string
+	// Format is the file content. Default FormatTSV. The current file is
+	// named "<path>.log" in both formats, as Zeek does.
+	Format FileFormat
+	// Interval rotates the file at every multiple of Interval since the
+	// zero time (for the default, on the hour, UTC-aligned), as Zeek's
+	// aligned rotation does. Default 1h (DefaultRotateInterval); negative
+	// disables rotation by time.
+	Interval time.Duration
+	// MaxSize rotates the file once it holds at least MaxSize bytes,
+	// checked after each record: a file exceeds it by less than one
+	// record. Default 0: off.
+	MaxSize int64
+	// Now is the clock, also used for "#open"/"#close" and file names,
+	// formatted in the location of the times it returns. Default time.Now
+	// (local time, as Zeek).
+	Now func() time.Time
+	// PostRotate, if set, is called with the path of each rotated file,
+	// after the file is closed and renamed, outside the RotatingFile's
+	// lock, on the goroutine whose call rotated. It should not block for
+	// long (the cmd layer starts a command and returns). Default nil.
+	PostRotate func(path string)
+	// FileMode is the permission of new files. Default 0o644.
+	FileMode fs.FileMode
+}
+
+// EnsureDefaults fills zero fields with their defaults and returns o.
+func (o *RotateOptions) EnsureDefaults() *RotateOptions {
+	if o.Interval == 0 {
+		o.Interval = DefaultRotateInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.FileMode == 0 {
+		o.FileMode = 0o644
+	}
+	return o
+}
+
+// Validate reports options that cannot work.
+func (o *RotateOptions) Validate() error {
+	switch {
+	case o.Dir == "":
+		return fmt.Errorf("%w: Dir is empty", ErrBadRotateOptions)
+	case o.Format != FormatTSV && o.Format != FormatJSON:
+		return fmt.Errorf("%w: Format %d", ErrBadRotateOptions, o.Format)
+	case o.MaxSize < 0:
+		return fmt.Errorf("%w: MaxSize %d", ErrBadRotateOptions, o.MaxSize)
+	case o.FileMode&^fs.ModePerm != 0:
+		return fmt.Errorf("%w: FileMode %v", ErrBadRotateOptions, o.FileMode)
+	}
+	return nil
+}
+
+// RotatingFile writes one log stream to "<Dir>/<path>.log" and rotates it
+// by time and size. A rotated file is renamed "<path>.<open>-<close>.log"
+// with both times in ZeekTimeFormat (Zeek's default
+// Log::default_rotation_date_format), e.g.
+// "conn.2026-11-26-05-00-00-2026-11-26-06-00-00.log"; should that name be
+// taken (two size rotations within a second), "-1", "-2", ... is added
+// before ".log".
+//
+// Like Zeek, the current file is created on the first record, so a quiet
+// stream leaves no empty files, and Close rotates it (Zeek rotates at
+// shutdown). Sync is the ack point: records written before a successful
+// Sync are on disk.
+//
+// Restart: NewRotatingFile finds an existing current file (left by a
+// crash), runs Repair on it, and appends to it if it is compatible: for
+// TSV, its header is complete and equal to the one this schema would write
+// except for "#open" (which is kept), and it has no "#close" line at the
+// end; for JSON, it does not start with '#'. Otherwise the old file is
+// rotated away first (named after its "#open", or its modification time
+// when that is missing, and its modification time as the close time;
+// PostRotate runs for it) and a new file is started. A JSON file records no
+// open time, so an appended JSON file counts as opened at its modification
+// time.
+//
+// After an I/O error the file is closed and the next Write reopens it as
+// after a restart; records not covered by a successful Sync may then be
+// lost or, if the caller resends them, duplicated.
+//
+// All methods are safe for concurrent use.
+type RotatingFile struct {
+	schema Schema
+	opts   RotateOptions
+	cur    string // <Dir>/<path>.log
+
+	mu struct {
+		sync.Mutex
+		f       *os.File
+		w       Writer // nil when no file is open
+		opened  time.Time
+		next    time.Time // next time-based rotation; zero if disabled
+		closed  bool
+		rotated []string // rotated paths whose PostRotate is due
+	}
+}
+
+// NewRotatingFile returns a RotatingFile for stream s, repairing and
+// reopening an existing current file (see RotatingFile).
+func NewRotatingFile(s Schema, opts RotateOptions) (*RotatingFile, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	s.Columns = slices.Clone(s.Columns) // the caller may reuse its slice
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(opts.Dir); err != nil {
+		return nil, fmt.Errorf("cannot open log directory: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("%w: Dir %s is not a directory", ErrBadRotateOptions, opts.Dir)
+	}
+	r := &RotatingFile{schema: s, opts: opts, cur: filepath.Join(opts.Dir, s.Path+".log")}
+	r.mu.Lock()
+	err := r.openExistingLocked(r.opts.Now())
+	rotated := r.takeRotatedLocked()
+	r.mu.Unlock()
+	r.notify(rotated)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Path returns the path of the current file (which may not exist yet).
+func (r *RotatingFile) Path() string { return r.cur }
+
+// Write appends one record, rotating before it when the interval has
+// passed and after it when the file reaches MaxSize.
+func (r *RotatingFile) Write(rec []frame.Value) error {
+	r.mu.Lock()
+	err := r.writeLocked(rec)
+	rotated := r.takeRotatedLocked()
+	r.mu.Unlock()
+	r.notify(rotated)
+	return err
+}
+
+func (r *RotatingFile) writeLocked(rec []frame.Value) error {
+	if r.mu.closed {
+		return ErrWriterClosed
+	}
+	if err := checkRecordSchema(&r.schema, rec); err != nil {
+		return err
+	}
+	now := r.opts.Now()
+	if err := r.maybeRotateLocked(now); err != nil {
+		return err
+	}
+	if r.mu.w == nil {
+		if err := r.openExistingLocked(now); err != nil {
+			return err
+		}
+		if r.mu.w == nil {
+			if err := r.createLocked(now); err != nil {
+				return err
+			}
+		}
+	}
+	if err := r.mu.w.Write(rec); err != nil {
+		r.failLocked()
+		return fmt.Errorf("cannot write: %w", err)
+	}
+	if r.opts.MaxSize > 0 && r.mu.w.Size() >= r.opts.MaxSize {
+		return r.rotateLocked(now)
+	}
+	return nil
+}
+
+// Sync flushes buffered records and fsyncs the file: the ack point.
+func (r *RotatingFile) Sync() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mu.closed {
+		return ErrWriterClosed
+	}
+	if r.mu.w == nil {
+		return nil
+	}
+	if err := r.mu.w.Sync(); err != nil {
+		r.failLocked()
+		return fmt.Errorf("cannot sync: %w", err)
+	}
+	return nil
+}
+
+// MaybeRotate rotates the file if the interval has passed or it has
+// reached MaxSize. Write calls it; the caller also calls it from a timer
+// so that a quiet stream still rotates on time.
+func (r *RotatingFile) MaybeRotate() error {
+	r.mu.Lock()
+	var err error
+	if r.mu.closed {
+		err = ErrWriterClosed
+	} else {
+		err = r.maybeRotateLocked(r.opts.Now())
+	}
+	rotated := r.takeRotatedLocked()
+	r.mu.Unlock()
+	r.notify(rotated)
+	return err
+}
+
+// Close writes the footer and rotates the current file, if any. Later calls
+// return ErrWriterClosed.
+func (r *RotatingFile) Close() error {
+	r.mu.Lock()
+	var err error
+	if r.mu.closed {
+		err = ErrWriterClosed
+	} else {
+		r.mu.closed = true
+		if r.mu.w != nil {
+			err = r.rotateLocked(r.opts.Now())
+		}
+	}
+	rotated := r.takeRotatedLocked()
+	r.mu.Unlock()
+	r.notify(rotated)
+	return err
+}
+
+func (r *RotatingFile) maybeRotateLocked(now time.Time) error {
+	if r.mu.w == nil {
+		return nil
+	}
+	due := !r.mu.next.IsZero() && !now.Before(r.mu.next)
+	if r.opts.MaxSize > 0 && r.mu.w.Size() >= r.opts.MaxSize {
+		due = true
+	}
+	if !due {
+		return nil
+	}
+	return r.rotateLocked(now)
+}
+
+func (r *RotatingFile) takeRotatedLocked() []string {
+	p := r.mu.rotated
+	r.mu.rotated = nil
+	return p
+}
+
+func (r *RotatingFile) notify(paths []string) {
+	if r.opts.PostRotate == nil {
+		return
+	}
+	for _, p := range paths {
+		r.opts.PostRotate(p)
+	}
+}
+
+// setOpenLocked records a newly opened file.
+func (r *RotatingFile) setOpenLocked(f *os.File, w Writer, opened time.Time) {
+	r.mu.f, r.mu.w, r.mu.opened = f, w, opened
+	r.mu.next = time.Time{}
+	if r.opts.Interval > 0 {
+		r.mu.next = opened.Truncate(r.opts.Interval).Add(r.opts.Interval)
+	}
+}
+
+// failLocked drops the open file after an I/O error; the next Write
+// reopens it.
+func (r *RotatingFile) failLocked() {
+	if r.mu.f != nil {
+		_ = r.mu.f.Close() // already failing; the first error is reported
+	}
+	r.mu.f, r.mu.w = nil, nil
+}
+
+// createLocked starts a new current file, which must not exist.
+func (r *RotatingFile) createLocked(now time.Time) error {
+	f, err := os.OpenFile(r.cur, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, r.opts.FileMode)
+	if err != nil {
+		return fmt.Errorf("cannot create log file: %w", err)
+	}
+	var w Writer
+	if r.opts.Format == FormatTSV {
+		w, err = NewTSVWriter(f, r.schema, now)
+	} else {
+		w, err = NewJSONWriter(f, r.schema)
+	}
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("cannot create log file: %w", err)
+	}
+	r.setOpenLocked(f, w, now)
+	return nil
+}
+
+// rotateLocked closes the current file and renames it; the next Write
+// creates a new one.
+func (r *RotatingFile) rotateLocked(now time.Time) error {
+	w, f, opened := r.mu.w, r.mu.f, r.mu.opened
+	r.mu.w, r.mu.f = nil, nil
+	var err error
+	if t, ok := w.(*TSVWriter); ok {
+		err = t.CloseAt(now)
+	} else {
+		err = w.Close()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// The file is left in place; reopening it repairs it and, if it
+		// got its "#close", rotates it away.
+		return fmt.Errorf("cannot rotate: %w", err)
+	}
+	return r.renameAwayLocked(opened, now)
+}
+
+// renameAwayLocked renames the (closed) current file to its rotated name.
+func (r *RotatingFile) renameAwayLocked(opened, closed time.Time) error {
+	target, err := r.rotatedName(opened, closed)
+	if err != nil {
+		return fmt.Errorf("cannot rotate: %w", err)
+	}
+	if err := os.Rename(r.cur, target); err != nil {
+		return fmt.Errorf("cannot rotate: %w", err)
+	}
+	if err := syncDir(r.opts.Dir); err != nil {
+		return fmt.Errorf("cannot rotate: %w", err)
+	}
+	r.mu.rotated = append(r.mu.rotated, target)
+	return nil
+}
+
+// rotatedName returns a free name for a file open from opened to closed.
+func (r *RotatingFile) rotatedName(opened, closed time.Time) (string, error) {
+	base := r.schema.Path + "." + opened.Format(ZeekTimeFormat) + "-" + closed.Format(ZeekTimeFormat)
+	for i := 0; i < 1000; i++ {
+		name := base + ".log"
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d.log", base, i)
+		}
+		p := filepath.Join(r.opts.Dir, name)
+		_, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return p, nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no free name for %s.log", base)
+}
+
+// openExistingLocked repairs an existing current file and appends to it,
+// or rotates it away if it is not compatible. It does nothing if there is
+// no current file.
+func (r *RotatingFile) openExistingLocked(now time.Time) error {
+	fi, err := os.Stat(r.cur)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cannot open log file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("cannot open log file: %s is not a regular file", r.cur)
+	}
+	// Taken before Repair, whose truncation would move it to now.
+	mtime := fi.ModTime().In(now.Location())
+	if _, err := Repair(r.cur); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(r.cur, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("cannot open log file: %w", err)
+	}
+	fi, err = f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("cannot open log file: %w", err)
+	}
+	size := fi.Size()
+	if size == 0 {
+		// Nothing worth keeping (or Repair cut a torn header): start over.
+		_ = f.Close()
+		if err := os.Remove(r.cur); err != nil {
+			return fmt.Errorf("cannot open log file: %w", err)
+		}
+		return nil
+	}
+	opened, ok, err := r.appendable(f, size, now.Location())
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("cannot open log file: %w", err)
+	}
+	if opened.IsZero() {
+		opened = mtime
+	}
+	if !ok {
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("cannot open log file: %w", err)
+		}
+		return r.renameAwayLocked(opened, mtime)
+	}
+	var w Writer
+	if r.opts.Format == FormatTSV {
+		w = appendTSVWriter(f, r.schema, size)
+	} else if w, err = newJSONWriter(f, r.schema, size); err != nil {
+		_ = f.Close()
+		return err
+	}
+	r.setOpenLocked(f, w, opened)
+	return nil
+}
+
+// appendable reports whether the repaired file f of size bytes can be
+// appended to, and its "#open" time if it has one.
+func (r *RotatingFile) appendable(f *os.File, size int64, loc *time.Location) (opened time.Time, ok bool, err error) {
+	lines, err := readTSVHeader(io.NewSectionReader(f, 0, size))
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if len(lines) > 5 {
+		if t, perr := time.ParseInLocation(ZeekTimeFormat, strings.TrimPrefix(lines[5], "#open\t"), loc); perr == nil {
+			opened = t
+		}
+	}
+	if r.opts.Format == FormatJSON {
+		return opened, len(lines) == 0 && !startsWithHash(f), nil
+	}
+	if len(lines) != len(tsvHeaderPrefixes) || opened.IsZero() {
+		return opened, false, nil
+	}
+	want := strings.Split(strings.TrimSuffix(string(appendTSVHeader(nil, &r.schema, opened)), "\n"), "\n")
+	for i := range want {
+		if lines[i] != want[i] {
+			return opened, false, nil
+		}
+	}
+	last, err := lastLine(f, size)
+	if err != nil {
+		return opened, false, err
+	}
+	return opened, !strings.HasPrefix(last, "#close"), nil
+}
+
+func startsWithHash(f *os.File) bool {
+	var b [1]byte
+	n, _ := f.ReadAt(b[:], 0)
+	return n == 1 && b[0] == '#'
+}
+
+// lastLine returns the last line of a file of size bytes ending in '\n',
+// without the '\n', truncated to its first 64 bytes.
+func lastLine(f *os.File, size int64) (string, error) {
+	if size == 0 {
+		return "", nil
+	}
+	start, err := lastNewlineEnd(f, size-1)
+	if err != nil {
+		return "", err
+	}
+	b := make([]byte, min(size-1-start, 64))
+	if _, err := f.ReadAt(b, start); err != nil && err != io.EOF {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// syncDir fsyncs a directory so that a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
