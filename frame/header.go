@@ -231,25 +231,17 @@ func Scan(buf []byte, lim *Limits) (f Frame, need int, err error) {
 	if len(buf) < HeaderSize {
 		return Frame{}, HeaderSize - len(buf), nil
 	}
-	n := int(binary.LittleEndian.Uint32(buf[offLength:]))
-	k, fl, topicLen := Kind(buf[offKind]), Flags(buf[offFlags]), int(binary.LittleEndian.Uint16(buf[offTopicLen:]))
+	// Two wide loads read the whole header.
+	h := binary.LittleEndian.Uint64(buf)
+	t := binary.LittleEndian.Uint32(buf[8:])
+	n := int(uint32(h))
+	k, fl, magic := Kind(h>>32), Flags(h>>40), byte(h>>56)
+	topicLen := int(uint16(t))
 	l := limitsOrDefault(lim)
-	switch {
-	case buf[offMagic] != Magic:
-		return Frame{}, 0, ErrBadMagic
-	case !k.Valid():
-		return Frame{}, 0, ErrUnknownKind
-	case fl&^flagsKnown != 0 || buf[offReserved] != 0 || buf[offReserved+1] != 0:
-		return Frame{}, 0, ErrReserved
-	case n > l.MaxFrame:
-		return Frame{}, 0, ErrFrameTooLarge
-	case topicLen > l.MaxTopic:
-		return Frame{}, 0, ErrTopicTooLong
+	if magic != Magic || !k.Valid() || fl&^flagsKnown != 0 || t>>16 != 0 || n > l.MaxFrame || topicLen > l.MaxTopic {
+		return Frame{}, 0, scanError(magic, k, fl, t, n, topicLen, l)
 	}
-	min := HeaderSize + topicLen
-	if fl&FlagStamped != 0 {
-		min += StampSize
-	}
+	min := HeaderSize + topicLen + int(fl&FlagStamped)*StampSize
 	if n < min {
 		return Frame{}, 0, ErrFrameTooShort
 	}
@@ -257,6 +249,23 @@ func Scan(buf []byte, lim *Limits) (f Frame, need int, err error) {
 		return Frame{}, n - len(buf), nil
 	}
 	return Frame{b: buf[:n:n]}, 0, nil
+}
+
+// scanError names the first check Scan's combined test failed; off the hot
+// path.
+func scanError(magic byte, k Kind, fl Flags, t uint32, n, topicLen int, l *Limits) error {
+	switch {
+	case magic != Magic:
+		return ErrBadMagic
+	case !k.Valid():
+		return ErrUnknownKind
+	case fl&^flagsKnown != 0 || t>>16 != 0:
+		return ErrReserved
+	case n > l.MaxFrame:
+		return ErrFrameTooLarge
+	default:
+		return ErrTopicTooLong
+	}
 }
 
 // Header holds the fields a writer chooses for a new frame.

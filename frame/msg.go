@@ -3,6 +3,7 @@ package frame
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // Field limits inside message bodies (docs/PROTOCOL.md §5).
@@ -219,12 +220,37 @@ func AppendData(dst []byte, h Header, topic []byte, v Value) []byte {
 // AppendDataString appends a data frame whose value is the string payload,
 // without building a Value.
 //
-// Hot path: the publish path; allocation-free given capacity in dst.
+// Hot path: the publish path. It sizes the frame once, writes the header
+// with two stores and copies topic and payload; allocation-free given
+// capacity in dst.
 func AppendDataString(dst []byte, h Header, topic, payload []byte) []byte {
+	if h.Stamped || len(topic) > 0xFFFF {
+		start := len(dst)
+		h.Kind = KindData
+		dst = Begin(dst, h, topic)
+		return End(AppendString(dst, payload), start)
+	}
+	var vl [binary.MaxVarintLen64]byte
+	nv := binary.PutUvarint(vl[:], uint64(len(payload)))
+	n := HeaderSize + len(topic) + 1 + nv + len(payload)
 	start := len(dst)
-	h.Kind = KindData
-	dst = Begin(dst, h, topic)
-	return End(AppendString(dst, payload), start)
+	dst = slices.Grow(dst, n)[:start+n]
+	b := dst[start:]
+	ttl := h.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	fl := h.Flags &^ FlagStamped
+	if uint64(n) > 0xFFFFFFFF {
+		n = 0xFFFFFFFF // saturate: every receiver rejects it as too large
+	}
+	binary.LittleEndian.PutUint64(b, uint64(uint32(n))|uint64(KindData)<<32|uint64(fl)<<40|uint64(ttl)<<48|uint64(Magic)<<56)
+	binary.LittleEndian.PutUint32(b[8:], uint32(len(topic)))
+	p := HeaderSize + copy(b[HeaderSize:], topic)
+	b[p] = byte(TypeString)
+	p += 1 + copy(b[p+1:], vl[:nv])
+	copy(b[p:], payload)
+	return dst
 }
 
 // DecodeData decodes a data body: exactly one value.
