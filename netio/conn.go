@@ -3,6 +3,7 @@ package netio
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -34,6 +35,10 @@ type connState struct {
 	lastRecv atomic.Int64 // ns
 	lastSent atomic.Int64 // ns
 	woken    atomic.Bool  // a wake is outstanding
+
+	retryArmed atomic.Bool
+	retryMu    sync.Mutex
+	retryTimer *time.Timer
 
 	closeOnce sync.Once
 	reason    atomic.Pointer[error] // why this node closed it, if it did
@@ -248,6 +253,29 @@ func (h *handler) handleFrame(st *connState, f frame.Frame) bool {
 	return true
 }
 
+// retryDelay is how soon a flush deferred by a full socket is retried:
+// long enough for the kernel to drain some of it, short enough that large
+// messages stream instead of moving in housekeeping ticks.
+const retryDelay = 2 * time.Millisecond
+
+// retrySoon arms the connection's retry timer (one per connection, reused)
+// to wake the loop again.
+func (st *connState) retrySoon() {
+	if st.retryArmed.Swap(true) {
+		return
+	}
+	st.retryMu.Lock()
+	defer st.retryMu.Unlock()
+	if st.retryTimer == nil {
+		st.retryTimer = time.AfterFunc(retryDelay, func() {
+			st.retryArmed.Store(false)
+			st.wake()
+		})
+		return
+	}
+	st.retryTimer.Reset(retryDelay)
+}
+
 // flush hands the queued frames to the socket in one write, unless the
 // socket still holds more than the high-water mark (a stalled reader): then
 // the frames stay queued, bounded by the policy, and the housekeeping tick
@@ -255,7 +283,11 @@ func (h *handler) handleFrame(st *connState, f frame.Frame) bool {
 func (st *connState) flush() {
 	st.woken.Store(false)
 	p := st.peer.Load()
-	if !p.out.pending() || st.c.OutboundBuffered() > st.e.opts.SocketHighWater {
+	if !p.out.pending() {
+		return
+	}
+	if st.c.OutboundBuffered() > st.e.opts.SocketHighWater {
+		st.retrySoon()
 		return
 	}
 	cs, n := p.out.take()

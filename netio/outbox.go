@@ -164,6 +164,11 @@ func (o *outbox) pushWait(fr []byte, n int, wait time.Duration) pushResult {
 		o.mu.Lock()
 		fits := o.mu.closed || (o.mu.frames+n <= o.maxFrames && o.mu.bytes+len(fr) <= o.maxBytes) ||
 			(o.mu.frames == 0 && len(fr) > o.maxBytes)
+		if !fits && wait > 0 {
+			// Register before unlocking: a take() that runs after the unlock
+			// then sees the waiter and signals it (no lost wake-up).
+			o.waiters.Add(1)
+		}
 		o.mu.Unlock()
 		if fits || wait <= 0 {
 			r := o.push(fr, n)
@@ -176,7 +181,6 @@ func (o *outbox) pushWait(fr []byte, n int, wait time.Duration) pushResult {
 			timer = time.NewTimer(wait)
 			defer timer.Stop()
 		}
-		o.waiters.Add(1)
 		select {
 		case <-o.space:
 			o.waiters.Add(-1)
