@@ -162,25 +162,22 @@ func (m *Member) setUp(name string, up bool) {
 // key by rendezvous hashing (Zeek's publish_hrw). If that member is this
 // node, the local handlers run instead. It returns the member's name.
 func (m *Member) PublishHRW(role frame.Role, key, event string, args ...frame.Value) (string, error) {
-	p := m.pools.Pool(role)
-	if p == nil {
-		return "", fmt.Errorf("cluster: no %s pool", role)
-	}
-	name, ok := p.PickHRWString(key)
-	if !ok {
-		return "", ErrNoLiveMember
-	}
-	return name, m.sendTo(name, event, args)
+	return m.publishTo(role, func(p *Pool) (string, bool) { return p.PickHRWString(key) }, event, args)
 }
 
 // PublishRR sends the event to the next live member of the role's pool in
 // round-robin order for key (Zeek's publish_rr).
 func (m *Member) PublishRR(role frame.Role, key, event string, args ...frame.Value) (string, error) {
+	return m.publishTo(role, func(p *Pool) (string, bool) { return p.PickRR(key) }, event, args)
+}
+
+// publishTo sends the event to the member pick chooses in the role's pool.
+func (m *Member) publishTo(role frame.Role, pick func(*Pool) (string, bool), event string, args []frame.Value) (string, error) {
 	p := m.pools.Pool(role)
 	if p == nil {
 		return "", fmt.Errorf("cluster: no %s pool", role)
 	}
-	name, ok := p.PickRR(key)
+	name, ok := pick(p)
 	if !ok {
 		return "", ErrNoLiveMember
 	}
