@@ -280,7 +280,13 @@ func (n *Node) publish(topic string, except *Subscription, enc func([]byte, fram
 }
 
 // deliverLocal hands an encoded frame to the matching local subscriptions.
+//
+// Hot path: a node without local subscriptions (a pure publisher) skips
+// the scan and the match.
 func (n *Node) deliverLocal(b []byte, except *Subscription) {
+	if n.subs.Len() == 0 {
+		return
+	}
 	f, _, err := frame.Scan(b, &n.opts.Net.Limits)
 	if err != nil {
 		panic("BUG: node: publishing a frame that does not scan: " + err.Error())
