@@ -1,10 +1,11 @@
 package router
 
 import (
-	"hash/maphash"
 	"slices"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // entry is one match-cache entry: the result of matching topic against the
@@ -33,7 +34,7 @@ func (r *Router[S]) Match(topic []byte, dst []S) []S {
 	snap := r.snap.Load()
 	if len(topic) <= r.maxTopic {
 		// lookup, by hand: generic code is not inlined past a small budget.
-		h := maphash.Bytes(r.seed, topic)
+		h := xxhash.Sum64(topic)
 		set := r.cache[h&r.mask : h&r.mask+2]
 		e := set[0].Load()
 		if e == nil || e.hash != h {
@@ -55,7 +56,7 @@ func (r *Router[S]) Match(topic []byte, dst []S) []S {
 // Hot path: one hash, one or two atomic loads; the topic comparison does not
 // allocate.
 func (r *Router[S]) lookup(snap *snapshot[S], topic []byte) (*entry[S], uint64) {
-	h := maphash.Bytes(r.seed, topic)
+	h := xxhash.Sum64(topic)
 	set := r.cache[h&r.mask : h&r.mask+2]
 	e := set[0].Load()
 	if e == nil || e.hash != h {

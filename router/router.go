@@ -2,7 +2,6 @@ package router
 
 import (
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,8 +20,7 @@ type Router[S comparable] struct {
 	maxTopic  int                        // longest cached topic; -1 when the cache is disabled
 	maxResult int                        // longest copied result kept in the cache
 	misses    atomic.Uint64              // cache misses that computed a result (cacheable topics)
-	seed      maphash.Seed
-	bits      bitsPool // dedup bitsets for routers with many subscribers
+	bits      bitsPool                   // dedup bitsets for routers with many subscribers
 
 	// mu serializes writers and guards the subscriber index, which readers
 	// never need: Match reads only the published snapshot.
@@ -93,7 +91,7 @@ func New[S comparable](opts Options) (*Router[S], error) {
 		return nil, err
 	}
 	opts.EnsureDefaults()
-	r := &Router[S]{maxTopic: -1, maxResult: opts.CacheMaxResult, seed: maphash.MakeSeed()}
+	r := &Router[S]{maxTopic: -1, maxResult: opts.CacheMaxResult}
 	if n := opts.cacheSlots(); n > 0 {
 		r.cache = make([]atomic.Pointer[entry[S]], n)
 		r.mask = uint64(n - 2)
