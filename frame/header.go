@@ -169,7 +169,8 @@ func limitsOrDefault(l *Limits) *Limits {
 // body. It aliases the buffer it was scanned from and is valid only as long
 // as that buffer is (for netio: inside the traffic callback).
 type Frame struct {
-	b []byte
+	b           []byte
+	topic, body uint32 // offsets of the topic and the body, set by Scan
 }
 
 // Bytes returns the raw frame, header included. Relays forward exactly
@@ -196,23 +197,11 @@ func (f Frame) Stamp() (origin, seq uint64, ok bool) {
 	return binary.LittleEndian.Uint64(f.b[HeaderSize:]), binary.LittleEndian.Uint64(f.b[HeaderSize+8:]), true
 }
 
-func (f Frame) topicStart() int {
-	if f.Flags()&FlagStamped != 0 {
-		return HeaderSize + StampSize
-	}
-	return HeaderSize
-}
-
 // Topic returns the topic bytes (a view).
-func (f Frame) Topic() []byte {
-	s := f.topicStart()
-	return f.b[s : s+int(binary.LittleEndian.Uint16(f.b[offTopicLen:]))]
-}
+func (f Frame) Topic() []byte { return f.b[f.topic:f.body] }
 
 // Body returns the message body (a view).
-func (f Frame) Body() []byte {
-	return f.b[f.topicStart()+int(binary.LittleEndian.Uint16(f.b[offTopicLen:])):]
-}
+func (f Frame) Body() []byte { return f.b[f.body:] }
 
 // SetTTL rewrites the hop TTL of an encoded frame in place. Relays call it
 // on their outbound copy; it never touches the body.
@@ -241,14 +230,15 @@ func Scan(buf []byte, lim *Limits) (f Frame, need int, err error) {
 	if magic != Magic || !k.Valid() || fl&^flagsKnown != 0 || t>>16 != 0 || n > l.MaxFrame || topicLen > l.MaxTopic {
 		return Frame{}, 0, scanError(magic, k, fl, t, n, topicLen, l)
 	}
-	min := HeaderSize + topicLen + int(fl&FlagStamped)*StampSize
-	if n < min {
+	start := HeaderSize + int(fl&FlagStamped)*StampSize
+	body := start + topicLen
+	if n < body {
 		return Frame{}, 0, ErrFrameTooShort
 	}
 	if len(buf) < n {
 		return Frame{}, n - len(buf), nil
 	}
-	return Frame{b: buf[:n:n]}, 0, nil
+	return Frame{b: buf[:n:n], topic: uint32(start), body: uint32(body)}, 0, nil
 }
 
 // scanError names the first check Scan's combined test failed; off the hot

@@ -3,6 +3,7 @@ package frame
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -230,8 +231,7 @@ func AppendDataString(dst []byte, h Header, topic, payload []byte) []byte {
 		dst = Begin(dst, h, topic)
 		return End(AppendString(dst, payload), start)
 	}
-	var vl [binary.MaxVarintLen64]byte
-	nv := binary.PutUvarint(vl[:], uint64(len(payload)))
+	nv := (bits.Len64(uint64(len(payload))|1) + 6) / 7 // uvarint length
 	n := HeaderSize + len(topic) + 1 + nv + len(payload)
 	start := len(dst)
 	dst = slices.Grow(dst, n)[:start+n]
@@ -248,7 +248,7 @@ func AppendDataString(dst []byte, h Header, topic, payload []byte) []byte {
 	binary.LittleEndian.PutUint32(b[8:], uint32(len(topic)))
 	p := HeaderSize + copy(b[HeaderSize:], topic)
 	b[p] = byte(TypeString)
-	p += 1 + copy(b[p+1:], vl[:nv])
+	p += 1 + binary.PutUvarint(b[p+1:], uint64(len(payload)))
 	copy(b[p:], payload)
 	return dst
 }
