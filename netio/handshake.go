@@ -168,10 +168,8 @@ func (e *Engine) register(st *connState, p *Peer) bool {
 	old := e.mu.peers[p.ID]
 	if old != nil && !keepNew(e.opts.ID, p.ID, old.Dialed(), p.Dialed()) {
 		e.mu.Unlock()
-		st.peer.Store(p) // so the close path knows which peer it was
 		e.log.Debug("duplicate connection refused", "peer", p.Name, "addr", p.Addr)
 		st.closeWith(frame.CodeDuplicate, "another connection between these nodes wins")
-		st.peer.Store(nil)
 		return false
 	}
 	st.peer.Store(p)

@@ -53,8 +53,6 @@ type outbox struct {
 	waiters atomic.Int32
 
 	dropped atomic.Uint64 // frames dropped by the policy
-	queued  atomic.Int64  // frames currently queued (for metrics)
-	nbytes  atomic.Int64  // bytes currently queued
 }
 
 // push result.
@@ -84,8 +82,6 @@ func (o *outbox) appendLocked(fr []byte, n int) bool {
 	o.mu.chunks[k-1] = append(o.mu.chunks[k-1], fr...)
 	o.mu.frames += n
 	o.mu.bytes += len(fr)
-	o.queued.Store(int64(o.mu.frames))
-	o.nbytes.Store(int64(o.mu.bytes))
 	return wasEmpty
 }
 
@@ -209,8 +205,6 @@ func (o *outbox) take() ([][]byte, int) {
 	}
 	o.mu.chunks, o.mu.head, o.mu.frames, o.mu.bytes = o.mu.spare[:0], 0, 0, 0
 	o.mu.spare = nil
-	o.queued.Store(0)
-	o.nbytes.Store(0)
 	o.mu.Unlock()
 	if o.waiters.Load() > 0 {
 		o.signal()
@@ -231,8 +225,19 @@ func (o *outbox) give(cs [][]byte) {
 	o.mu.Unlock()
 }
 
+// depth returns the queued frames and bytes. It takes the lock: it runs
+// once per loop turn and for stats, never per frame.
+func (o *outbox) depth() (frames, bytes int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.mu.frames, o.mu.bytes
+}
+
 // pending reports whether frames are queued.
-func (o *outbox) pending() bool { return o.queued.Load() > 0 }
+func (o *outbox) pending() bool {
+	f, _ := o.depth()
+	return f > 0
+}
 
 // close rejects further pushes and releases the buffers.
 func (o *outbox) close() {
@@ -242,8 +247,6 @@ func (o *outbox) close() {
 		putChunk(c)
 	}
 	o.mu.chunks, o.mu.spare, o.mu.head, o.mu.frames, o.mu.bytes = nil, nil, 0, 0, 0
-	o.queued.Store(0)
-	o.nbytes.Store(0)
 	o.mu.Unlock()
 	o.signal()
 }

@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
 	"github.com/weirio/weir/frame"
 )
 
@@ -53,7 +51,7 @@ var ErrDropped = errors.New("netio: frame dropped by backpressure policy")
 //
 // Hot path: relaying and publishing call it once per frame per peer; it
 // does not allocate (beyond the queue's amortized growth).
-func (p *Peer) Send(fr []byte) error { return p.SendBatch(fr, 1) }
+func (p *Peer) Send(fr []byte) error { return p.result(p.out.push(fr, 1)) }
 
 // SendWait is Send, except that when the queue is full it waits up to
 // wait for the loop to drain it before the policy applies. For local
@@ -64,9 +62,6 @@ func (p *Peer) SendWait(fr []byte, wait time.Duration) error {
 
 // sendControl queues a ping or pong outside the bounds (pushControl).
 func (p *Peer) sendControl(fr []byte) error { return p.result(p.out.pushControl(fr)) }
-
-// SendBatch queues n back-to-back frames held in b.
-func (p *Peer) SendBatch(b []byte, n int) error { return p.result(p.out.push(b, n)) }
 
 func (p *Peer) result(r pushResult) error {
 	switch r {
@@ -104,13 +99,11 @@ type PeerStats struct {
 
 // Stats returns the peer's counters.
 func (p *Peer) Stats() PeerStats {
+	frames, bytes := p.out.depth()
 	return PeerStats{
 		FramesIn: p.framesIn.Load(), BytesIn: p.bytesIn.Load(),
 		FramesOut: p.framesOut.Load(), BytesOut: p.bytesOut.Load(),
 		Dropped: p.out.dropped.Load(), Overflows: p.overflows.Load(),
-		QueuedFrames: p.out.queued.Load(), QueuedBytes: p.out.nbytes.Load(),
+		QueuedFrames: int64(frames), QueuedBytes: int64(bytes),
 	}
 }
-
-// conn returns the gnet connection; only for use on the peer's loop.
-func (p *Peer) conn() gnet.Conn { return p.st.c }

@@ -365,3 +365,22 @@ func TestClientsAreServedLeaves(t *testing.T) {
 	_ = peer.PublishBytes("cli/y", payload(2))
 	waitFor(t, "both messages at the subscribing client", func() bool { return got.count("cli/x") == 1 && got.count("cli/y") == 1 })
 }
+
+// TestQueuedSubscriptionLargeFrame: a queued subscription copies messages
+// under the node's own limits, also above the default frame size.
+func TestQueuedSubscriptionLargeFrame(t *testing.T) {
+	n := newNode(t, "n", func(o *Options) { o.Net.Limits.MaxFrame = 32 << 20 })
+	sub, err := n.Subscribe("big/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 17<<20)
+	if err := n.PublishBytes("big/1", body); err != nil {
+		t.Fatal(err)
+	}
+	m := <-sub.C()
+	v, err := m.Data()
+	if err != nil || len(v.Bytes()) != len(body) {
+		t.Fatalf("got %d bytes, %v", len(v.Bytes()), err)
+	}
+}

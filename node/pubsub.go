@@ -48,7 +48,11 @@ func (m Message) Event() (frame.Event, error) {
 // Clone returns a copy that owns its bytes.
 func (m Message) Clone() Message {
 	b := append([]byte(nil), m.f.Bytes()...)
-	f, _, _ := frame.Scan(b, nil)
+	// The frame was scanned under these limits before: it scans again.
+	f, _, err := frame.Scan(b, m.lim)
+	if err != nil {
+		panic("BUG: node: a delivered frame no longer scans: " + err.Error())
+	}
 	return Message{f: f, lim: m.lim}
 }
 
