@@ -260,10 +260,10 @@ func scanError(magic byte, k Kind, fl Flags, t uint32, n, topicLen int, l *Limit
 
 // Header holds the fields a writer chooses for a new frame.
 type Header struct {
-	Kind  Kind
-	TTL   uint8 // 0 means DefaultTTL
-	Flags Flags // FlagStamped is set by Begin when Stamped is true
-	// Stamped adds the origin stamp (Origin, Seq).
+	Kind Kind
+	TTL  uint8 // 0 means DefaultTTL
+	// Stamped adds the origin stamp (Origin, Seq) and sets FlagStamped, the
+	// only flag of this protocol version.
 	Stamped     bool
 	Origin, Seq uint64
 }
@@ -278,9 +278,9 @@ func Begin(dst []byte, h Header, topic []byte) []byte {
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	fl := h.Flags &^ FlagStamped
+	var fl Flags
 	if h.Stamped {
-		fl |= FlagStamped
+		fl = FlagStamped
 	}
 	dst = append(dst, 0, 0, 0, 0, byte(h.Kind), byte(fl), ttl, Magic, byte(len(topic)), byte(len(topic)>>8), 0, 0)
 	if h.Stamped {

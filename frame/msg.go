@@ -240,11 +240,10 @@ func AppendDataString(dst []byte, h Header, topic, payload []byte) []byte {
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	fl := h.Flags &^ FlagStamped
 	if uint64(n) > 0xFFFFFFFF {
 		n = 0xFFFFFFFF // saturate: every receiver rejects it as too large
 	}
-	binary.LittleEndian.PutUint64(b, uint64(uint32(n))|uint64(KindData)<<32|uint64(fl)<<40|uint64(ttl)<<48|uint64(Magic)<<56)
+	binary.LittleEndian.PutUint64(b, uint64(uint32(n))|uint64(KindData)<<32|uint64(ttl)<<48|uint64(Magic)<<56)
 	binary.LittleEndian.PutUint32(b[8:], uint32(len(topic)))
 	p := HeaderSize + copy(b[HeaderSize:], topic)
 	b[p] = byte(TypeString)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/weirio/weir/netio"
 )
@@ -44,15 +45,7 @@ func (n *Node) Report() Report {
 		slices.Sort(pr.Filter)
 		r.Peers = append(r.Peers, pr)
 	}
-	slices.SortFunc(r.Peers, func(a, b PeerReport) int {
-		if a.Name != b.Name {
-			if a.Name < b.Name {
-				return -1
-			}
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(r.Peers, func(a, b PeerReport) int { return strings.Compare(a.Name, b.Name) })
 	n.mu.Lock()
 	for p := range n.mu.local {
 		r.Subscriptions = append(r.Subscriptions, p)
