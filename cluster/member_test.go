@@ -11,19 +11,9 @@ import (
 	"time"
 
 	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/internal/testutil"
 	"github.com/weirio/weir/node"
 )
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // liveNode is one running member of the test cluster.
 type liveNode struct {
@@ -102,7 +92,7 @@ func TestExampleClusterEndToEnd(t *testing.T) {
 	}()
 	for name, ln := range nodes {
 		for _, nb := range neighbours(l, name) {
-			waitFor(t, fmt.Sprintf("%s sees node_up(%s)", name, nb), func() bool { return ln.has(&ln.ups, nb) })
+			testutil.WaitFor(t, fmt.Sprintf("%s sees node_up(%s)", name, nb), func() bool { return ln.has(&ln.ups, nb) })
 		}
 	}
 	w1, w2 := nodes["worker-1"], nodes["worker-2"]
@@ -135,7 +125,7 @@ func TestExampleClusterEndToEnd(t *testing.T) {
 			t.Fatalf("degenerate split: %s owns %d", p, want/2)
 		}
 		ln := nodes[p]
-		waitFor(t, p+" receives its keys", func() bool { ln.mu.Lock(); defer ln.mu.Unlock(); return len(ln.got) == want })
+		testutil.WaitFor(t, p+" receives its keys", func() bool { ln.mu.Lock(); defer ln.mu.Unlock(); return len(ln.got) == want })
 		ln.mu.Lock()
 		for _, k := range ln.got {
 			if owner[k] != p {
@@ -149,7 +139,7 @@ func TestExampleClusterEndToEnd(t *testing.T) {
 	nodes["proxy-1"].stop()
 	for _, nb := range neighbours(l, "proxy-1") {
 		ln := nodes[nb]
-		waitFor(t, nb+" sees node_down(proxy-1)", func() bool { return ln.has(&ln.down, "proxy-1") })
+		testutil.WaitFor(t, nb+" sees node_down(proxy-1)", func() bool { return ln.has(&ln.down, "proxy-1") })
 	}
 	for _, k := range keys {
 		got, _ := w1.m.Pools().Pool(frame.RoleProxy).PickHRWString(k)
@@ -163,7 +153,7 @@ func TestExampleClusterEndToEnd(t *testing.T) {
 	// Restart it: node_up again, its keys return.
 	nodes["proxy-1"] = startMember(t, l, "proxy-1")
 	for _, w := range []*liveNode{w1, w2} {
-		waitFor(t, "proxy-1 back in the pool", func() bool { return slices.Contains(w.m.Pools().Pool(frame.RoleProxy).Live(), "proxy-1") })
+		testutil.WaitFor(t, "proxy-1 back in the pool", func() bool { return slices.Contains(w.m.Pools().Pool(frame.RoleProxy).Live(), "proxy-1") })
 	}
 	for _, k := range keys {
 		if got, _ := w2.m.Pools().Pool(frame.RoleProxy).PickHRWString(k); got != owner[k] {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/internal/testutil"
 )
 
 // recorder is a Handler that records what happens.
@@ -67,19 +68,6 @@ func (r *recorder) DialFailed(string, error, time.Duration) {
 	r.fails++
 	r.mu.Unlock()
 	r.poke()
-}
-
-// waitFor polls cond until it holds or a generous deadline passes; CI runs
-// these under -race on a busy 2-core machine.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func (r *recorder) peer(name string) *Peer {
@@ -139,7 +127,7 @@ func TestPeerAndDeliverInOrder(t *testing.T) {
 	if err := b.Dial(listen(t, a)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "both peers up", func() bool { return ra.peer("b") != nil && rb.peer("a") != nil })
+	testutil.WaitFor(t, "both peers up", func() bool { return ra.peer("b") != nil && rb.peer("a") != nil })
 	if got := ra.filters["b"]; len(got) != 2 || got[0] != "b/" || got[1] != "" {
 		t.Fatalf("a saw b's filter %q", got)
 	}
@@ -155,7 +143,7 @@ func TestPeerAndDeliverInOrder(t *testing.T) {
 			t.Fatal("dropped with an empty peer")
 		}
 	}
-	waitFor(t, "all frames", func() bool { return ra.nframes("b") == n })
+	testutil.WaitFor(t, "all frames", func() bool { return ra.nframes("b") == n })
 	ra.mu.Lock()
 	for i, fr := range ra.frames["b"] {
 		if s := firstSeq(t, fr); s != uint32(i) {
@@ -168,7 +156,7 @@ func TestPeerAndDeliverInOrder(t *testing.T) {
 	if st.FramesOut != n || st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	waitFor(t, "receiver counts", func() bool { return ra.peer("b").Stats().FramesIn == n })
+	testutil.WaitFor(t, "receiver counts", func() bool { return ra.peer("b").Stats().FramesIn == n })
 }
 
 // rawHandshake dials addr and completes a handshake by hand; it returns
@@ -288,7 +276,7 @@ func TestHandshakeFailures(t *testing.T) {
 	}
 	// A good peer still gets through afterwards.
 	rawHandshake(t, addr, frame.NodeID{42})
-	waitFor(t, "good peer up", func() bool { return r.peer("raw") != nil })
+	testutil.WaitFor(t, "good peer up", func() bool { return r.peer("raw") != nil })
 }
 
 func TestKeepaliveDetectsSilentPeer(t *testing.T) {
@@ -298,12 +286,12 @@ func TestKeepaliveDetectsSilentPeer(t *testing.T) {
 		o.PeerTimeout = 300 * time.Millisecond
 	})
 	c := rawHandshake(t, listen(t, e), frame.NodeID{7})
-	waitFor(t, "peer up", func() bool { return r.peer("raw") != nil })
+	testutil.WaitFor(t, "peer up", func() bool { return r.peer("raw") != nil })
 	// The engine pings the idle raw peer; it never answers.
 	if f := readFrame(t, c); f.Kind() != frame.KindPing {
 		t.Fatalf("got %v, want ping", f.Kind())
 	}
-	waitFor(t, "peer declared lost", func() bool { _, ok := r.downErr("raw"); return ok })
+	testutil.WaitFor(t, "peer declared lost", func() bool { _, ok := r.downErr("raw"); return ok })
 	err, _ := r.downErr("raw")
 	if !errors.Is(err, ErrPeerTimeout) {
 		t.Fatalf("down reason %v", err)
@@ -319,7 +307,7 @@ func TestPingKeepsPeerAlive(t *testing.T) {
 	a := newEngine(t, "a", ra, fast)
 	b := newEngine(t, "b", rb, fast)
 	_ = b.Dial(listen(t, a))
-	waitFor(t, "up", func() bool { return ra.peer("b") != nil && rb.peer("a") != nil })
+	testutil.WaitFor(t, "up", func() bool { return ra.peer("b") != nil && rb.peer("a") != nil })
 	// Idle for several timeouts: pings keep both sides up.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -339,13 +327,13 @@ func TestReconnectAfterListenerRestart(t *testing.T) {
 	addr := listen(t, a)
 	b := newEngine(t, "b", rb, nil)
 	_ = b.Dial(addr)
-	waitFor(t, "up", func() bool { return rb.peer("a") != nil })
+	testutil.WaitFor(t, "up", func() bool { return rb.peer("a") != nil })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "down", func() bool { _, ok := rb.downErr("a"); return ok })
+	testutil.WaitFor(t, "down", func() bool { _, ok := rb.downErr("a"); return ok })
 	if err, _ := rb.downErr("a"); !isBye(err, frame.CodeShutdown) {
 		t.Fatalf("down reason %v, want bye(shutdown)", err)
 	}
@@ -354,7 +342,7 @@ func TestReconnectAfterListenerRestart(t *testing.T) {
 	if _, err := a2.Listen(addr); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "reconnected", func() bool { return rb.peer("a") != nil && ra2.peer("b") != nil })
+	testutil.WaitFor(t, "reconnected", func() bool { return rb.peer("a") != nil && ra2.peer("b") != nil })
 }
 
 func isBye(err error, code frame.ErrCode) bool {
@@ -369,7 +357,7 @@ func TestUndialStopsRetrying(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens: every attempt fails
 	_ = b.Dial(addr)
-	waitFor(t, "two failed attempts", func() bool { rb.mu.Lock(); defer rb.mu.Unlock(); return rb.fails >= 2 })
+	testutil.WaitFor(t, "two failed attempts", func() bool { rb.mu.Lock(); defer rb.mu.Unlock(); return rb.fails >= 2 })
 	b.Undial(addr)
 	rb.mu.Lock()
 	n := rb.fails
@@ -390,7 +378,7 @@ func TestSimultaneousDialOneConnection(t *testing.T) {
 		aa, ba := listen(t, a), listen(t, b)
 		_ = a.Dial(ba)
 		_ = b.Dial(aa)
-		waitFor(t, "one connection each way settled", func() bool {
+		testutil.WaitFor(t, "one connection each way settled", func() bool {
 			return len(a.Peers()) == 1 && len(b.Peers()) == 1 && a.Stats().Conns == 1 && b.Stats().Conns == 1
 		})
 		pa, pb := a.Peers()[0], b.Peers()[0]
@@ -399,7 +387,7 @@ func TestSimultaneousDialOneConnection(t *testing.T) {
 		}
 		// Frames flow on the surviving connection.
 		_ = pb.Send(frames(1, 8)[0])
-		waitFor(t, "frame over the survivor", func() bool { return ra.nframes("b") >= 1 })
+		testutil.WaitFor(t, "frame over the survivor", func() bool { return ra.nframes("b") >= 1 })
 	}
 }
 
@@ -416,7 +404,7 @@ func TestBackpressureStalledReader(t *testing.T) {
 			})
 			c := rawHandshake(t, listen(t, e), frame.NodeID{5})
 			c.(*net.TCPConn).SetReadBuffer(4096)
-			waitFor(t, "peer up", func() bool { return r.peer("raw") != nil })
+			testutil.WaitFor(t, "peer up", func() bool { return r.peer("raw") != nil })
 			p := r.peer("raw")
 			fr := frame.AppendDataString(nil, frame.Header{}, []byte("t"), make([]byte, 1000))
 			// The raw client never reads: the kernel buffers fill, then the
@@ -438,7 +426,7 @@ func TestBackpressureStalledReader(t *testing.T) {
 			}
 			switch pol {
 			case Disconnect:
-				waitFor(t, "disconnect", func() bool { _, ok := r.downErr("raw"); return ok })
+				testutil.WaitFor(t, "disconnect", func() bool { _, ok := r.downErr("raw"); return ok })
 				if p.Stats().Overflows == 0 {
 					t.Fatal("overflow not counted")
 				}

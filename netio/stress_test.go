@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/internal/testutil"
 )
 
 // countingHandler counts data frames and checks their sequence.
@@ -37,7 +38,7 @@ func TestStreamIntegrityUnderPings(t *testing.T) {
 	a := newEngine(t, "a", ra, fast)
 	b := newEngine(t, "b", rb, fast)
 	_ = b.Dial(listen(t, a))
-	waitFor(t, "up", func() bool { return rb.peer("a") != nil })
+	testutil.WaitFor(t, "up", func() bool { return rb.peer("a") != nil })
 	p := rb.peer("a")
 	fr := frame.AppendDataString(nil, frame.Header{}, []byte("bench/topic"), make([]byte, 1024))
 	const n = 300000
@@ -48,7 +49,7 @@ func TestStreamIntegrityUnderPings(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	waitFor(t, "all frames", func() bool {
+	testutil.WaitFor(t, "all frames", func() bool {
 		if time.Now().After(deadline) {
 			t.Fatalf("got %d of %d; sender %+v receiver %+v", ra.n.Load(), n, p.Stats(), ra.peer("b").Stats())
 		}

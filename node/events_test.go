@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/internal/testutil"
 )
 
 type eventLog struct {
@@ -34,7 +35,7 @@ func TestRaiseAutoPublishAndHandlers(t *testing.T) {
 	if _, err := b.SubscribeEvents("app/"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "filter", func() bool { return peerWants(a, "b", "app/x") })
+	testutil.WaitFor(t, "filter", func() bool { return peerWants(a, "b", "app/x") })
 	if err := a.AutoPublish("app/x", "ping"); err != nil {
 		t.Fatal(err)
 	}
@@ -45,14 +46,14 @@ func TestRaiseAutoPublishAndHandlers(t *testing.T) {
 	if la.n() != 1 || la.get(0).Remote {
 		t.Fatalf("local handler ran %d times", la.n())
 	}
-	waitFor(t, "remote handler", func() bool { return lb.n() == 1 })
+	testutil.WaitFor(t, "remote handler", func() bool { return lb.n() == 1 })
 	ev := lb.get(0)
 	if !ev.Remote || ev.Topic != "app/x" || len(ev.Args) != 2 || ev.Args[0].Count() != 7 || ev.Args[1].Str() != "s" {
 		t.Fatalf("remote event %+v", ev)
 	}
 	// PublishEvent runs no local handler; the peer's handler runs.
 	_ = a.PublishEvent("app/x", "ping", frame.NewCount(8))
-	waitFor(t, "second remote", func() bool { return lb.n() == 2 })
+	testutil.WaitFor(t, "second remote", func() bool { return lb.n() == 2 })
 	if la.n() != 1 {
 		t.Fatalf("PublishEvent ran a local handler (%d)", la.n())
 	}
@@ -65,11 +66,11 @@ func TestRaiseAutoPublishAndHandlers(t *testing.T) {
 	// A panicking handler is contained and counted; others still run.
 	cancel := b.On("ping", func(Event) { panic("handler bug") })
 	_ = a.PublishEvent("app/x", "ping")
-	waitFor(t, "third remote", func() bool { return lb.n() == 3 })
-	waitFor(t, "panic counted", func() bool { return b.Stats().HandlerPanics == 1 })
+	testutil.WaitFor(t, "third remote", func() bool { return lb.n() == 3 })
+	testutil.WaitFor(t, "panic counted", func() bool { return b.Stats().HandlerPanics == 1 })
 	cancel()
 	_ = a.PublishEvent("app/x", "ping")
-	waitFor(t, "fourth remote", func() bool { return lb.n() == 4 })
+	testutil.WaitFor(t, "fourth remote", func() bool { return lb.n() == 4 })
 	if b.Stats().HandlerPanics != 1 {
 		t.Fatal("cancelled handler still ran")
 	}

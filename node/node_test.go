@@ -10,23 +10,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/internal/testutil"
 	"github.com/weirio/weir/netio"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
 		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func newNode(t *testing.T, name string, mod func(*Options)) *Node {
@@ -117,12 +107,12 @@ func TestThreeNodesSubscriptionsPropagate(t *testing.T) {
 	b := newNode(t, "b", nil)
 	_ = a.Peer(addr)
 	_ = b.Peer(addr)
-	waitFor(t, "peers", func() bool { return len(hub.Peers()) == 2 })
+	testutil.WaitFor(t, "peers", func() bool { return len(hub.Peers()) == 2 })
 
 	var ca, cb collector
 	sa, _ := a.SubscribeFunc("news/", ca.fn)
 	sb, _ := b.SubscribeFunc("news/sport", cb.fn)
-	waitFor(t, "filters at hub", func() bool {
+	testutil.WaitFor(t, "filters at hub", func() bool {
 		return peerWants(hub, "a", "news/x") && peerWants(hub, "b", "news/sport/1") && !peerWants(hub, "b", "news/x")
 	})
 	const n = 5000
@@ -130,7 +120,7 @@ func TestThreeNodesSubscriptionsPropagate(t *testing.T) {
 		_ = hub.PublishBytes("news/sport/1", payload(i))
 		_ = hub.PublishBytes("news/x", payload(i))
 	}
-	waitFor(t, "deliveries", func() bool {
+	testutil.WaitFor(t, "deliveries", func() bool {
 		return ca.count("news/sport/1") == n && ca.count("news/x") == n && cb.count("news/sport/1") == n
 	})
 	for _, c := range []*collector{&ca, &cb} {
@@ -150,9 +140,9 @@ func TestThreeNodesSubscriptionsPropagate(t *testing.T) {
 	}
 	// Unsubscribe propagates: the hub stops sending to b.
 	sb.Unsubscribe()
-	waitFor(t, "removal at hub", func() bool { return !peerWants(hub, "b", "news/sport/1") })
+	testutil.WaitFor(t, "removal at hub", func() bool { return !peerWants(hub, "b", "news/sport/1") })
 	sa.Unsubscribe()
-	waitFor(t, "removal at hub", func() bool { return !peerWants(hub, "a", "news/") })
+	testutil.WaitFor(t, "removal at hub", func() bool { return !peerWants(hub, "a", "news/") })
 }
 
 func TestQueuedSubscriptionAndEvents(t *testing.T) {
@@ -163,7 +153,7 @@ func TestQueuedSubscriptionAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "filter", func() bool { return peerWants(a, "b", "ev/1") })
+	testutil.WaitFor(t, "filter", func() bool { return peerWants(a, "b", "ev/1") })
 	args := []frame.Value{frame.NewCount(1), frame.NewString("x")}
 	if err := a.PublishEvent("ev/1", "hello", args...); err != nil {
 		t.Fatal(err)
@@ -209,13 +199,13 @@ func TestLocalPrefixNeverLeaves(t *testing.T) {
 	var cb, ca collector
 	_, _ = b.SubscribeFunc("", cb.fn) // b wants everything
 	_, _ = a.SubscribeFunc(DefaultLocalPrefix, ca.fn)
-	waitFor(t, "filter", func() bool { return peerWants(a, "b", "anything") })
+	testutil.WaitFor(t, "filter", func() bool { return peerWants(a, "b", "anything") })
 	if peerWants(b, "a", DefaultLocalPrefix+"x") {
 		t.Fatal("a local-prefix subscription was advertised")
 	}
 	_ = a.PublishBytes(DefaultLocalPrefix+"secret", payload(1))
 	_ = a.PublishBytes("public", payload(2))
-	waitFor(t, "public message", func() bool { return cb.count("public") == 1 })
+	testutil.WaitFor(t, "public message", func() bool { return cb.count("public") == 1 })
 	if cb.count(DefaultLocalPrefix+"secret") != 0 || ca.count(DefaultLocalPrefix+"secret") != 1 {
 		t.Fatal("local topic left the node or was not delivered locally")
 	}
@@ -231,23 +221,23 @@ func TestForwardingTriangle(t *testing.T) {
 	_ = x.Peer(ya)
 	_ = y.Peer(za)
 	_ = z.Peer(xa)
-	waitFor(t, "triangle", func() bool { return len(x.Peers()) == 2 && len(y.Peers()) == 2 && len(z.Peers()) == 2 })
+	testutil.WaitFor(t, "triangle", func() bool { return len(x.Peers()) == 2 && len(y.Peers()) == 2 && len(z.Peers()) == 2 })
 	var cy, cz collector
 	_, _ = y.SubscribeFunc("tri/", cy.fn)
 	_, _ = z.SubscribeFunc("tri/", cz.fn)
 	// Every node must know every other node's interest, so copies do
 	// circulate and the loop protection is what stops them.
-	waitFor(t, "filters", func() bool {
+	testutil.WaitFor(t, "filters", func() bool {
 		return peerWants(x, "y", "tri/1") && peerWants(x, "z", "tri/1") && peerWants(y, "z", "tri/1") && peerWants(z, "y", "tri/1")
 	})
 	const n = 500
 	for i := uint32(0); i < n; i++ {
 		_ = x.PublishBytes("tri/1", payload(i))
 	}
-	waitFor(t, "deliveries", func() bool { return cy.count("tri/1") == n && cz.count("tri/1") == n })
+	testutil.WaitFor(t, "deliveries", func() bool { return cy.count("tri/1") == n && cz.count("tri/1") == n })
 	// Let any looping copy arrive, then check nothing was delivered twice
 	// and the relays saw (and dropped) the second copies.
-	waitFor(t, "duplicates suppressed", func() bool { return y.Stats().Duplicates+z.Stats().Duplicates+x.Stats().Duplicates >= n })
+	testutil.WaitFor(t, "duplicates suppressed", func() bool { return y.Stats().Duplicates+z.Stats().Duplicates+x.Stats().Duplicates >= n })
 	time.Sleep(100 * time.Millisecond)
 	if cy.count("tri/1") != n || cz.count("tri/1") != n {
 		t.Fatalf("delivered y=%d z=%d, want %d each", cy.count("tri/1"), cz.count("tri/1"), n)
@@ -277,13 +267,13 @@ func TestRelayMultiHop(t *testing.T) {
 	_ = sub.Peer(ra)
 	var c collector
 	s, _ := sub.SubscribeFunc("far/", c.fn)
-	waitFor(t, "filter through relay", func() bool { return peerWants(pub, "relay", "far/1") })
+	testutil.WaitFor(t, "filter through relay", func() bool { return peerWants(pub, "relay", "far/1") })
 	for i := uint32(0); i < 1000; i++ {
 		_ = pub.PublishBytes("far/1", payload(i))
 	}
-	waitFor(t, "relayed", func() bool { return c.count("far/1") == 1000 })
+	testutil.WaitFor(t, "relayed", func() bool { return c.count("far/1") == 1000 })
 	s.Unsubscribe()
-	waitFor(t, "removal through relay", func() bool { return !peerWants(pub, "relay", "far/1") })
+	testutil.WaitFor(t, "removal through relay", func() bool { return !peerWants(pub, "relay", "far/1") })
 }
 
 func TestStatusEvents(t *testing.T) {
@@ -358,12 +348,12 @@ func TestClientsAreServedLeaves(t *testing.T) {
 	_, _ = subc.SubscribeFunc("cli/", got.fn)
 	_ = subc.Peer(addr)
 	_ = pubc.Peer(addr)
-	waitFor(t, "client filter at the server and upstream", func() bool {
+	testutil.WaitFor(t, "client filter at the server and upstream", func() bool {
 		return peerWants(srv, "subc", "cli/x") && peerWants(pubc, "srv", "cli/x") && peerWants(peer, "srv", "cli/x")
 	})
 	_ = pubc.PublishBytes("cli/x", payload(1))
 	_ = peer.PublishBytes("cli/y", payload(2))
-	waitFor(t, "both messages at the subscribing client", func() bool { return got.count("cli/x") == 1 && got.count("cli/y") == 1 })
+	testutil.WaitFor(t, "both messages at the subscribing client", func() bool { return got.count("cli/x") == 1 && got.count("cli/y") == 1 })
 }
 
 // TestQueuedSubscriptionLargeFrame: a queued subscription copies messages

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/internal/testutil"
 )
 
 // stalledPeer completes a handshake with a filter and then never reads.
@@ -45,7 +46,7 @@ func TestStalledSubscriberDoesNotSlowOthers(t *testing.T) {
 	_, _ = good.SubscribeFunc("s/", c.fn)
 	_ = good.Peer(addr)
 	stalledPeer(t, addr, "s/")
-	waitFor(t, "both subscribers", func() bool { return peerWants(pub, "good", "s/1") && peerWants(pub, "stalled", "s/1") })
+	testutil.WaitFor(t, "both subscribers", func() bool { return peerWants(pub, "good", "s/1") && peerWants(pub, "stalled", "s/1") })
 
 	// Publish in rounds and wait for the healthy subscriber each round: it
 	// must keep up while the stalled peer's queue fills and overflows.
@@ -58,7 +59,7 @@ func TestStalledSubscriberDoesNotSlowOthers(t *testing.T) {
 			_ = pub.PublishBytes("s/1", body)
 		}
 		want := (r + 1) * per
-		waitFor(t, "healthy subscriber", func() bool { return c.count("s/1") >= want })
+		testutil.WaitFor(t, "healthy subscriber", func() bool { return c.count("s/1") >= want })
 	}
 	elapsed := time.Since(start)
 	if got := c.count("s/1"); got != rounds*per {
