@@ -19,6 +19,18 @@ type ShipperOptions struct {
 	// Default: round-robin over the live loggers. HRWPick(hash) picks per
 	// stream by rendezvous hashing instead.
 	Pick func(b *Batch, live []string) string
+	// Window bounds the batches sent to one logger and not yet
+	// acknowledged; more wait in memory until acks free room. It keeps a
+	// slow logger's connection queue short (a batch dropped there costs a
+	// ResendAfter). Default 64.
+	Window int
+	// FailoverAfter is how long the batches a logger had unacknowledged
+	// when it went down wait for it to come back before they go to another
+	// live logger. A batch the dead logger wrote without its ack getting
+	// through is written once if it returns in time (its Dedupe state is
+	// durable: logsink.Sink), twice if the batch fails over. Default 30 s;
+	// negative fails over at once.
+	FailoverAfter time.Duration
 	// Spool, if set, holds batches evicted from memory past Budget; they
 	// come back, oldest first, as acks free room. Default none: evicted
 	// batches are dropped.
@@ -27,8 +39,10 @@ type ShipperOptions struct {
 
 // Defaults of ShipperOptions.
 const (
-	DefaultBudget      = 64 << 20
-	DefaultResendAfter = 5 * time.Second
+	DefaultBudget        = 64 << 20
+	DefaultResendAfter   = 5 * time.Second
+	DefaultWindow        = 64
+	DefaultFailoverAfter = 30 * time.Second
 )
 
 // EnsureDefaults fills zero fields with their defaults and returns o.
@@ -38,6 +52,12 @@ func (o *ShipperOptions) EnsureDefaults() *ShipperOptions {
 	}
 	if o.ResendAfter == 0 {
 		o.ResendAfter = DefaultResendAfter
+	}
+	if o.Window == 0 {
+		o.Window = DefaultWindow
+	}
+	if o.FailoverAfter == 0 {
+		o.FailoverAfter = DefaultFailoverAfter
 	}
 	return o
 }
@@ -49,6 +69,8 @@ func (o *ShipperOptions) Validate() error {
 		return fmt.Errorf("%w: Budget %d", ErrBadConfig, o.Budget)
 	case o.ResendAfter < 0:
 		return fmt.Errorf("%w: ResendAfter %v", ErrBadConfig, o.ResendAfter)
+	case o.Window < 1:
+		return fmt.Errorf("%w: Window %d", ErrBadConfig, o.Window)
 	}
 	return nil
 }
@@ -102,7 +124,9 @@ type Ready struct {
 type ShipperMetrics struct {
 	Pending       int   // batches held in memory, sent or waiting
 	PendingBytes  int64 // their size against Budget
-	Waiting       int   // of which not sent (no live logger)
+	Waiting       int   // of which not sent (no live logger, or windows full)
+	Held          int   // of which waiting for their logger to return
+	FailedOver    uint64
 	Sent, Resent  uint64
 	Acked         uint64
 	DupAcks       uint64 // acks for unknown or already acked batches
@@ -121,6 +145,10 @@ type shipEntry struct {
 	b          Batch
 	logger     string // "" while waiting for a live logger
 	sentAt     time.Time
+	held       string     // the dead logger this batch waits for, if any
+	heldSince  time.Time  // when it went down
+	queued     bool       // in Shipper.wait
+	gone       bool       // unlinked (skipped when found in wait)
 	prev, next *shipEntry // in add order, oldest first
 }
 
@@ -138,6 +166,8 @@ type Shipper struct {
 	byKey map[shipKey]*shipEntry
 	head  *shipEntry // oldest
 	tail  *shipEntry
+	wait  []*shipEntry   // not sent and not held, oldest first
+	fly   map[string]int // unacknowledged batches per live logger
 	bytes int64
 	m     ShipperMetrics
 	ready Ready
@@ -153,7 +183,7 @@ func NewShipper(opts *ShipperOptions) (*Shipper, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return &Shipper{opts: o, byKey: make(map[shipKey]*shipEntry)}, nil
+	return &Shipper{opts: o, byKey: make(map[shipKey]*shipEntry), fly: make(map[string]int)}, nil
 }
 
 // Add takes a closed batch for delivery. It is sent at once to a live
@@ -166,7 +196,7 @@ func (s *Shipper) Add(b Batch) {
 	}
 	e := &shipEntry{b: b}
 	s.link(e)
-	s.send(e)
+	s.enqueue(e)
 	s.enforceBudget()
 }
 
@@ -182,6 +212,7 @@ func (s *Shipper) Ack(logger, stream string, seq uint64) {
 	s.m.Acked++
 	s.unlink(e)
 	s.refill()
+	s.pump()
 }
 
 // Nack records that logger rejected (stream, seq): the batch is dropped and
@@ -196,6 +227,7 @@ func (s *Shipper) Nack(logger, stream string, seq uint64) {
 	s.unlink(e)
 	s.ready.Dropped = append(s.ready.Dropped, Dropped{Batch: e.b, Reason: DropNack})
 	s.refill()
+	s.pump()
 }
 
 // LoggerUp marks logger live; waiting batches are sent to the live loggers.
@@ -205,29 +237,44 @@ func (s *Shipper) LoggerUp(name string) {
 		return
 	}
 	s.live = slices.Insert(s.live, i, name)
+	// Its own held batches go back to it first, then the waiting ones.
 	for e := s.head; e != nil; e = e.next {
-		if e.logger == "" {
-			s.send(e)
+		if e.held == name {
+			e.held = ""
+			s.emit(e, name)
 		}
 	}
+	s.pump()
 }
 
-// LoggerDown marks logger dead; its unacknowledged batches are sent at once
-// to another live logger, or wait for one. A batch the dead logger wrote
-// without its ack getting through is then written by a second logger too:
-// across loggers delivery is at least once (Dedupe works per logger).
+// LoggerDown marks logger dead. Its unacknowledged batches wait for it to
+// return for FailoverAfter, then go to another live logger (see
+// ShipperOptions.FailoverAfter: only a failed-over batch can be written
+// twice).
 func (s *Shipper) LoggerDown(name string) {
 	i, found := slices.BinarySearch(s.live, name)
 	if !found {
 		return
 	}
 	s.live = slices.Delete(s.live, i, i+1)
+	delete(s.fly, name)
 	for e := s.head; e != nil; e = e.next {
 		if e.logger == name {
 			e.logger = ""
-			s.send(e)
+			e.held, e.heldSince = name, s.now
+			if s.opts.FailoverAfter < 0 {
+				s.failover(e)
+			}
 		}
 	}
+	s.pump()
+}
+
+// failover stops e waiting for its dead logger.
+func (s *Shipper) failover(e *shipEntry) {
+	e.held = ""
+	s.m.FailedOver++
+	s.enqueue(e)
 }
 
 // Tick advances the clock to now and resends the batches whose ack is
@@ -235,11 +282,15 @@ func (s *Shipper) LoggerDown(name string) {
 func (s *Shipper) Tick(now time.Time) {
 	s.now = now
 	for e := s.head; e != nil; e = e.next {
-		if e.logger != "" && now.Sub(e.sentAt) >= s.opts.ResendAfter {
+		switch {
+		case e.logger != "" && now.Sub(e.sentAt) >= s.opts.ResendAfter:
 			s.m.Resent++
 			s.emit(e, e.logger)
+		case e.held != "" && now.Sub(e.heldSince) >= s.opts.FailoverAfter:
+			s.failover(e)
 		}
 	}
+	s.pump()
 }
 
 // HasReady reports whether Ready has work.
@@ -268,14 +319,18 @@ func (s *Shipper) Metrics() ShipperMetrics {
 		if e.logger == "" {
 			m.Waiting++
 		}
+		if e.held != "" {
+			m.Held++
+		}
 	}
 	return m
 }
 
-// send assigns e to a live logger and emits it; with none live, e waits.
-func (s *Shipper) send(e *shipEntry) {
+// send assigns e to a live logger with room in its window and emits it;
+// with none, e waits (false).
+func (s *Shipper) send(e *shipEntry) bool {
 	if len(s.live) == 0 {
-		return
+		return false
 	}
 	var to string
 	if s.opts.Pick != nil {
@@ -283,15 +338,59 @@ func (s *Shipper) send(e *shipEntry) {
 		if _, ok := slices.BinarySearch(s.live, to); !ok {
 			to = s.live[0] // a pick outside live is a caller bug; stay safe
 		}
+		if s.fly[to] >= s.opts.Window {
+			return false
+		}
 	} else {
-		s.rr++
-		to = s.live[s.rr%len(s.live)]
+		for range s.live {
+			s.rr++
+			if c := s.live[s.rr%len(s.live)]; s.fly[c] < s.opts.Window {
+				to = c
+				break
+			}
+		}
+		if to == "" {
+			return false
+		}
 	}
 	s.m.Sent++
 	s.emit(e, to)
+	return true
 }
 
+// enqueue sends e, or queues it to wait.
+func (s *Shipper) enqueue(e *shipEntry) {
+	if len(s.wait) > 0 || !s.send(e) {
+		e.queued = true
+		s.wait = append(s.wait, e)
+	}
+}
+
+// pump sends waiting batches, oldest first, while loggers have room.
+func (s *Shipper) pump() {
+	n := 0
+	for n < len(s.wait) {
+		e := s.wait[n]
+		if !e.gone && !s.send(e) {
+			break
+		}
+		e.queued = false
+		n++
+	}
+	if n > 0 {
+		clear(s.wait[:n])
+		s.wait = append(s.wait[:0], s.wait[n:]...)
+	}
+}
+
+// emit sends e to logger to (a first send, a resend or a return).
 func (s *Shipper) emit(e *shipEntry, to string) {
+	if e.logger != to {
+		if e.logger != "" {
+			s.fly[e.logger]--
+		}
+		s.fly[to]++
+	}
 	e.logger, e.sentAt = to, s.now
 	s.ready.Sends = append(s.ready.Sends, Send{Logger: to, Batch: e.b})
 }
@@ -334,7 +433,7 @@ func (s *Shipper) refill() {
 		}
 		e := &shipEntry{b: b}
 		s.link(e)
-		s.send(e)
+		s.enqueue(e)
 		if s.bytes > s.opts.Budget {
 			s.enforceBudget()
 			return
@@ -355,6 +454,11 @@ func (s *Shipper) link(e *shipEntry) {
 }
 
 func (s *Shipper) unlink(e *shipEntry) {
+	if e.logger != "" {
+		s.fly[e.logger]--
+		e.logger = ""
+	}
+	e.gone = true
 	delete(s.byKey, shipKey{e.b.Stream, e.b.Seq})
 	s.bytes -= e.b.size()
 	if e.prev != nil {

@@ -133,6 +133,7 @@ func TestShipperScripts(t *testing.T) {
 			add dns 1 10  => send b dns/1`,
 	}, {
 		name: "logger down resends to the other",
+		opts: ShipperOptions{FailoverAfter: -1},
 		script: `
 			up a          => -
 			up b          => -
@@ -143,6 +144,7 @@ func TestShipperScripts(t *testing.T) {
 			ack a conn 2  => -`,
 	}, {
 		name: "all loggers down: wait, then deliver on up",
+		opts: ShipperOptions{FailoverAfter: -1},
 		script: `
 			add conn 1 10 => -
 			add conn 2 10 => -
@@ -230,7 +232,7 @@ func TestShipperScripts(t *testing.T) {
 		},
 	}, {
 		name: "hrw keeps a stream on one logger",
-		opts: ShipperOptions{Pick: HRWPick()},
+		opts: ShipperOptions{Pick: HRWPick(), FailoverAfter: -1},
 		script: `
 			up a          => -
 			up b          => -
@@ -241,6 +243,59 @@ func TestShipperScripts(t *testing.T) {
 			down b        => send c conn/1; send c conn/2
 			up b          => -
 			add conn 3 10 => send b conn/3`,
+	}, {
+		name: "logger down: its batches wait for it and go back to it",
+		opts: ShipperOptions{FailoverAfter: 10 * time.Second},
+		script: `
+			up a          => -
+			up b          => -
+			add conn 1 10 => send b conn/1
+			down b        => -
+			add conn 2 10 => send a conn/2
+			tick 4s       => -
+			up b          => send b conn/1
+			ack b conn 1  => -`,
+		check: func(t *testing.T, m ShipperMetrics) {
+			if m.FailedOver != 0 || m.Held != 0 || m.Pending != 1 {
+				t.Errorf("metrics %+v", m)
+			}
+		},
+	}, {
+		name: "logger down past FailoverAfter: batches go to another",
+		opts: ShipperOptions{FailoverAfter: 10 * time.Second},
+		script: `
+			up a          => -
+			up b          => -
+			add conn 1 10 => send b conn/1
+			down b        => -
+			tick 9s       => -
+			tick 10s      => send a conn/1
+			up b          => -
+			ack a conn 1  => -`,
+		check: func(t *testing.T, m ShipperMetrics) {
+			if m.FailedOver != 1 || m.Pending != 0 {
+				t.Errorf("metrics %+v", m)
+			}
+		},
+	}, {
+		name: "window bounds the batches in flight per logger",
+		opts: ShipperOptions{Window: 2},
+		script: `
+			up a          => -
+			add conn 1 10 => send a conn/1
+			add conn 2 10 => send a conn/2
+			add conn 3 10 => -
+			add conn 4 10 => -
+			ack a conn 1  => send a conn/3
+			up b          => send b conn/4
+			ack a conn 2  => -
+			ack a conn 3  => -
+			ack b conn 4  => -`,
+		check: func(t *testing.T, m ShipperMetrics) {
+			if m.Pending != 0 || m.Waiting != 0 {
+				t.Errorf("metrics %+v", m)
+			}
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
