@@ -1,10 +1,10 @@
 package logsink
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,9 +14,11 @@ import (
 
 // Batch is a closed batch of one stream's records.
 //
-// Raw holds the encoded records (see the package doc). Codec, RawLen and
-// Payload are set by Codecs.CompressBatch; until then Codec is CodecNone and
-// Payload is empty, meaning Raw is sent as is.
+// Raw holds the records in row form, as Append wrote them: the
+// frame.AppendValue encoding of every value, in schema order, record after
+// record. It is the Batcher's buffer, never sent. Codecs.CompressBatch turns
+// it into the wire payload (columnar, then compressed) and sets Codec,
+// RawLen and Payload.
 type Batch struct {
 	Stream  string
 	Seq     uint64 // per stream, from 1, in closing order
@@ -24,17 +26,24 @@ type Batch struct {
 	Raw     []byte
 
 	Codec   frame.Codec
-	RawLen  uint32 // len(Raw) when Payload was made
-	Payload []byte // Raw compressed with Codec
+	RawLen  uint32 // uncompressed payload size
+	Payload []byte // the wire payload: columnar, compressed with Codec
+
+	schema *Schema // the Batcher's; nil for a batch read back from a spool
 }
 
-// Wire returns the bytes to send and their codec: Payload if the batch was
-// compressed, Raw otherwise.
+// Encoded reports whether the batch has its wire payload (CompressBatch
+// ran; any codec, CodecNone included).
+func (b Batch) Encoded() bool { return len(b.Payload) > 0 }
+
+// Wire returns the batch's wire fields for a frame.LogBatch. The batch must
+// be Encoded: a row buffer is not a payload, and sending one would have
+// the logger reject the batch, so Wire panics rather than send it.
 func (b Batch) Wire() (codec frame.Codec, rawLen uint32, payload []byte) {
-	if b.Codec != frame.CodecNone || len(b.Payload) > 0 {
-		return b.Codec, b.RawLen, b.Payload
+	if !b.Encoded() {
+		panic("BUG: logsink: Wire of a batch that was not through CompressBatch")
 	}
-	return frame.CodecNone, uint32(len(b.Raw)), b.Raw
+	return b.Codec, b.RawLen, b.Payload
 }
 
 // size is the memory the batch holds, for the Shipper's budget.
@@ -45,8 +54,9 @@ type BatcherOptions struct {
 	// MaxRecords closes a batch when it holds this many records. Default 400
 	// (as Zeek's Log::write_buffer_size).
 	MaxRecords int
-	// MaxBytes closes a batch once its encoded records reach this size; a
-	// batch exceeds it by less than its last record. Default 256 KiB.
+	// MaxBytes closes a batch once its records, in row form (Batch.Raw),
+	// reach this size; a batch exceeds it by less than its last record.
+	// Default 256 KiB; at most MaxRawLen/2.
 	MaxBytes int
 	// MaxDelay closes a non-empty batch this long after its first record,
 	// checked by Tick. Default 1 s.
@@ -96,8 +106,12 @@ func (o *BatcherOptions) Validate() error {
 	switch {
 	case o.MaxRecords < 0 || int64(o.MaxRecords) > math32:
 		return fmt.Errorf("%w: MaxRecords %d", ErrBadConfig, o.MaxRecords)
-	case o.MaxBytes < 0 || o.MaxBytes > MaxRawLen:
-		return fmt.Errorf("%w: MaxBytes %d (at most %d)", ErrBadConfig, o.MaxBytes, MaxRawLen)
+	case o.MaxBytes < 0 || o.MaxBytes > MaxRawLen/2:
+		// Half of MaxRawLen: the columnar payload of a batch is a little
+		// larger than its rows in the worst case (10-byte varints for
+		// 9-byte values), and a batch overshoots MaxBytes by its last
+		// record.
+		return fmt.Errorf("%w: MaxBytes %d (at most %d)", ErrBadConfig, o.MaxBytes, MaxRawLen/2)
 	case o.MaxDelay < 0:
 		return fmt.Errorf("%w: MaxDelay %v", ErrBadConfig, o.MaxDelay)
 	case o.Shards < 0 || o.Shards > 1024:
@@ -125,7 +139,7 @@ var (
 // are unique and increase in closing order (not in record order across
 // shards: a log stream has no cross-writer order to keep).
 type Batcher struct {
-	stream string
+	schema Schema
 	opts   BatcherOptions
 	seq    atomic.Uint64
 	rr     atomic.Uint32
@@ -142,8 +156,14 @@ type shard struct {
 	_       [64]byte
 }
 
-// NewBatcher returns a Batcher for stream. opts may be nil.
-func NewBatcher(stream string, opts *BatcherOptions) (*Batcher, error) {
+// NewBatcher returns a Batcher for the stream of schema s (stream name
+// s.Path). s must be valid (Schema.Validate); the Batcher keeps its own
+// copy. opts may be nil.
+func NewBatcher(s Schema, opts *BatcherOptions) (*Batcher, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	s.Columns = slices.Clone(s.Columns)
 	var o BatcherOptions
 	if opts != nil {
 		o = *opts
@@ -153,29 +173,42 @@ func NewBatcher(stream string, opts *BatcherOptions) (*Batcher, error) {
 		return nil, err
 	}
 	return &Batcher{
-		stream: stream,
+		schema: s,
 		opts:   o,
 		shards: make([]shard, o.Shards),
 		free:   make(chan []byte, o.FreeBuffers),
 	}, nil
 }
 
-// Stream returns the batcher's stream name.
-func (bt *Batcher) Stream() string { return bt.stream }
+// Stream returns the batcher's stream name, its schema's path.
+func (bt *Batcher) Stream() string { return bt.schema.Path }
 
-// Append encodes rec into a shard chosen round-robin. If that closes the
-// shard's batch, the batch is returned with ok true; the caller owns it and
-// may hand its Raw back with Release once done.
+// Schema returns the batcher's schema. The caller must not modify its
+// Columns.
+func (bt *Batcher) Schema() Schema { return bt.schema }
+
+// Append adds rec, one value per schema column (frame.None for unset), to
+// a shard chosen round-robin. A record that does not match the schema
+// (column count, value or element types) is refused with an error wrapping
+// ErrRecordMismatch and nothing is added. If rec closes the shard's batch,
+// the batch is returned with ok true; the caller owns it and may hand its
+// Raw back with Release once done.
 //
 // Hot path: no allocation once buffers are warm (a released buffer is
-// reused for the next batch), one uncontended lock in the common case.
-func (bt *Batcher) Append(rec []frame.Value) (b Batch, ok bool) {
+// reused for the next batch), one uncontended lock in the common case; the
+// record is checked and appended in row form, and the columnar transform is
+// left to CompressBatch on the shipping goroutine
+// (TestBatcherAppendAllocs, BenchmarkBatcherAppend).
+func (bt *Batcher) Append(rec []frame.Value) (b Batch, ok bool, err error) {
 	return bt.AppendHint(int(bt.rr.Add(1)), rec)
 }
 
 // AppendHint is Append into shard hint mod Shards; a goroutine that passes a
 // stable hint (a worker index) keeps to one shard and its cache lines.
-func (bt *Batcher) AppendHint(hint int, rec []frame.Value) (b Batch, ok bool) {
+func (bt *Batcher) AppendHint(hint int, rec []frame.Value) (b Batch, ok bool, err error) {
+	if err := checkRecordSchema(&bt.schema, rec); err != nil {
+		return Batch{}, false, err
+	}
 	s := &bt.shards[uint(hint)%uint(len(bt.shards))]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,12 +218,14 @@ func (bt *Batcher) AppendHint(hint int, rec []frame.Value) (b Batch, ok bool) {
 		}
 		s.opened = bt.opts.Now()
 	}
-	s.buf = appendRecord(s.buf, rec)
+	for _, v := range rec {
+		s.buf = frame.AppendValue(s.buf, v)
+	}
 	s.records++
 	if int(s.records) >= bt.opts.MaxRecords || len(s.buf) >= bt.opts.MaxBytes {
-		return bt.closeLocked(s), true
+		return bt.closeLocked(s), true, nil
 	}
-	return Batch{}, false
+	return Batch{}, false, nil
 }
 
 // Tick closes the batches that have been open for MaxDelay or longer at now
@@ -242,58 +277,7 @@ func (bt *Batcher) newBuf() []byte {
 }
 
 func (bt *Batcher) closeLocked(s *shard) Batch {
-	b := Batch{Stream: bt.stream, Seq: bt.seq.Add(1), Records: s.records, Raw: s.buf}
+	b := Batch{Stream: bt.schema.Path, Seq: bt.seq.Add(1), Records: s.records, Raw: s.buf, schema: &bt.schema}
 	s.buf, s.records = nil, 0
 	return b
-}
-
-// appendRecord appends one record: a uvarint column count, then each value.
-func appendRecord(dst []byte, rec []frame.Value) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(rec)))
-	for _, v := range rec {
-		dst = frame.AppendValue(dst, v)
-	}
-	return dst
-}
-
-// AppendRecord appends rec in the batch record encoding (for tests and for
-// callers that build payloads themselves).
-func AppendRecord(dst []byte, rec []frame.Value) []byte { return appendRecord(dst, rec) }
-
-// maxColumns bounds a record's column count; a larger count is rejected.
-const maxColumns = 4096
-
-// DecodeRecords validates raw, a batch payload, and calls fn with each
-// record's columns. The views alias raw and the slice is reused: both are
-// dead after fn returns. An error from fn stops the walk and is returned.
-// It never panics; work is bounded by len(raw) (a column count above the
-// bytes left is rejected before any loop). lim may be nil.
-func DecodeRecords(raw []byte, lim *frame.Limits, fn func(rec []frame.View) error) error {
-	var stack [32]frame.View
-	cols := stack[:0]
-	for n := 0; len(raw) > 0; n++ {
-		c, k := binary.Uvarint(raw)
-		switch {
-		case k == 0:
-			return fmt.Errorf("%w: record %d: truncated column count", ErrBadBatch, n)
-		case k < 0 || (k > 1 && raw[k-1] == 0):
-			return fmt.Errorf("%w: record %d: bad column count", ErrBadBatch, n)
-		case c > maxColumns || c > uint64(len(raw)-k):
-			return fmt.Errorf("%w: record %d: %d columns in %d bytes", ErrBadBatch, n, c, len(raw)-k)
-		}
-		raw = raw[k:]
-		cols = cols[:0]
-		for i := uint64(0); i < c; i++ {
-			v, rest, err := frame.DecodeValue(raw, lim)
-			if err != nil {
-				return fmt.Errorf("%w: record %d column %d: %w", ErrBadBatch, n, i, err)
-			}
-			cols = append(cols, v)
-			raw = rest
-		}
-		if err := fn(cols); err != nil {
-			return err
-		}
-	}
-	return nil
 }

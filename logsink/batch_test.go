@@ -2,7 +2,6 @@ package logsink
 
 import (
 	"errors"
-	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -10,58 +9,80 @@ import (
 	"github.com/weirio/weir/frame"
 )
 
-// connRecord fills rec with a conn.log-like record i; values vary but are
-// deterministic in i, with the repetition real traffic has (a few hundred
-// hosts, common ports and services).
-func connRecord(rec []frame.Value, r interface{ IntN(int) int }, i int) []frame.Value {
-	services := []string{"dns", "http", "ssl", "-", "ntp", "ssh", "smtp"}
-	states := []string{"SF", "S0", "REJ", "RSTO", "SH", "OTH", "S1"}
-	histories := []string{"ShADadfF", "D", "S", "ShADadFf", "Dd", "ShAdDaFf", "Sr"}
-	ports := []uint16{53, 80, 443, 123, 22, 25, 8080}
-	k := r.IntN(len(services))
-	ts := time.Unix(1700000000, 0).Add(time.Duration(i)*1370*time.Microsecond + time.Duration(r.IntN(1000))*time.Microsecond)
-	uid := make([]byte, 18)
-	const b62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	uid[0] = 'C'
-	for j := 1; j < len(uid); j++ {
-		uid[j] = b62[r.IntN(62)]
-	}
-	orig := netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(4)), byte(r.IntN(250))})
-	resp := netip.AddrFrom4([4]byte{byte(r.IntN(3) * 60), 20, byte(r.IntN(16)), byte(r.IntN(250))})
-	proto := frame.ProtoTCP
-	if services[k] == "dns" || services[k] == "ntp" {
-		proto = frame.ProtoUDP
-	}
-	rec = append(rec[:0],
-		frame.NewTimestamp(ts),
-		frame.NewString(string(uid)),
-		frame.NewAddr(orig),
-		frame.NewPort(frame.Port{Number: uint16(32768 + r.IntN(28000)), Proto: proto}),
-		frame.NewAddr(resp),
-		frame.NewPort(frame.Port{Number: ports[k], Proto: proto}),
-		frame.NewEnum(proto.String()),
-		frame.NewString(services[k]),
-		frame.NewTimespan(time.Duration(r.IntN(3000000))*time.Microsecond),
-		frame.NewCount(uint64(r.IntN(2000))),
-		frame.NewCount(uint64(r.IntN(60000))),
-		frame.NewString(states[r.IntN(len(states))]),
-		frame.NewString(histories[r.IntN(len(histories))]),
-	)
-	return rec
-}
-
 type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
-func TestBatcherClosesAtCount(t *testing.T) {
-	bt, err := NewBatcher("conn", &BatcherOptions{MaxRecords: 3, Shards: 1})
+func countSchema(names ...string) Schema {
+	s := Schema{Path: "conn"}
+	for _, n := range names {
+		s.Columns = append(s.Columns, Column{Name: n, Type: frame.TypeCount})
+	}
+	return s
+}
+
+func mustBatcher(t testing.TB, s Schema, o *BatcherOptions) *Batcher {
+	t.Helper()
+	bt, err := NewBatcher(s, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := []frame.Value{frame.NewCount(1)}
+	return bt
+}
+
+// mustAppend appends rec and fails the test on a schema error.
+func mustAppend(t testing.TB, bt *Batcher, hint int, rec []frame.Value) (Batch, bool) {
+	t.Helper()
+	b, ok, err := bt.AppendHint(hint, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, ok
+}
+
+// decodeBatch returns a Batcher batch's records, through the columnar
+// payload and back.
+func decodeBatch(t testing.TB, b Batch) [][]frame.Value {
+	t.Helper()
+	raw, _, err := encodePayload(nil, b.schema, b.Raw, int(b.Records), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decodePayload(t, raw)
+}
+
+// decodePayload parses raw and returns its records as values.
+func decodePayload(t testing.TB, raw []byte) [][]frame.Value {
+	t.Helper()
+	p, err := ParsePayload(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]frame.Value
+	err = p.Each(func(rec []frame.View) error {
+		vs := make([]frame.Value, len(rec))
+		for i, v := range rec {
+			vs[i] = v.Value()
+		}
+		out = append(out, vs)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != p.Records() {
+		t.Fatalf("Each gave %d records, Records() %d", len(out), p.Records())
+	}
+	return out
+}
+
+func TestBatcherClosesAtCount(t *testing.T) {
+	bt := mustBatcher(t, countSchema("n"), &BatcherOptions{MaxRecords: 3, Shards: 1})
+	if bt.Stream() != "conn" || bt.Schema().Path != "conn" || len(bt.Schema().Columns) != 1 {
+		t.Fatalf("stream %q schema %+v", bt.Stream(), bt.Schema())
+	}
 	for i := 1; i <= 7; i++ {
-		b, ok := bt.Append(rec)
+		b, ok := mustAppend(t, bt, 0, []frame.Value{frame.NewCount(uint64(i))})
 		if ok != (i%3 == 0) {
 			t.Fatalf("record %d: closed=%v", i, ok)
 		}
@@ -73,25 +94,29 @@ func TestBatcherClosesAtCount(t *testing.T) {
 	if len(out) != 1 || out[0].Records != 1 || out[0].Seq != 3 {
 		t.Fatalf("flush %+v", out)
 	}
+	if got := decodeBatch(t, out[0]); len(got) != 1 || got[0][0].Count() != 7 {
+		t.Fatalf("flushed records %v", got)
+	}
 	if out = bt.Flush(nil); len(out) != 0 {
 		t.Fatalf("second flush %+v", out)
 	}
 }
 
 func TestBatcherClosesAtBytes(t *testing.T) {
-	bt, _ := NewBatcher("conn", &BatcherOptions{MaxBytes: 100, Shards: 1})
-	rec := []frame.Value{frame.NewString(string(make([]byte, 30)))} // 1+1+1+30 bytes
+	s := Schema{Path: "x", Columns: []Column{{Name: "s", Type: frame.TypeString}}}
+	bt := mustBatcher(t, s, &BatcherOptions{MaxBytes: 100, Shards: 1})
+	rec := []frame.Value{frame.NewString(string(make([]byte, 30)))} // 1+1+30 bytes
 	var closed []Batch
 	for range 10 {
-		if b, ok := bt.Append(rec); ok {
+		if b, ok := mustAppend(t, bt, 0, rec); ok {
 			closed = append(closed, b)
 		}
 	}
-	if len(closed) != 2 { // at records 4 and 8: 99 bytes < 100 <= 132
+	if len(closed) != 2 { // at records 4 and 8: 96 < 100 <= 128
 		t.Fatalf("%d batches closed, want 2", len(closed))
 	}
 	for _, b := range closed {
-		if b.Records != 4 || len(b.Raw) != 4*33 {
+		if b.Records != 4 || len(b.Raw) != 4*32 {
 			t.Fatalf("batch %d: %d records, %d bytes", b.Seq, b.Records, len(b.Raw))
 		}
 	}
@@ -99,12 +124,12 @@ func TestBatcherClosesAtBytes(t *testing.T) {
 
 func TestBatcherClosesAtDelay(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(100, 0)}
-	bt, _ := NewBatcher("conn", &BatcherOptions{Shards: 2, Now: clk.now})
+	bt := mustBatcher(t, countSchema("n"), &BatcherOptions{Shards: 2, Now: clk.now})
 	rec := []frame.Value{frame.NewCount(1)}
-	bt.AppendHint(0, rec)
+	mustAppend(t, bt, 0, rec)
 	clk.t = clk.t.Add(600 * time.Millisecond)
-	bt.AppendHint(1, rec)
-	bt.AppendHint(0, rec)
+	mustAppend(t, bt, 1, rec)
+	mustAppend(t, bt, 0, rec)
 	if out := bt.Tick(nil, clk.t.Add(399*time.Millisecond)); len(out) != 0 {
 		t.Fatalf("closed early: %+v", out)
 	}
@@ -118,78 +143,38 @@ func TestBatcherClosesAtDelay(t *testing.T) {
 	}
 }
 
-func TestBatcherRoundTrip(t *testing.T) {
-	r := newRand(1)
-	bt, _ := NewBatcher("conn", &BatcherOptions{MaxRecords: 37, Shards: 3})
-	var want [][]frame.Value
-	var batches []Batch
-	var rec []frame.Value
-	for i := range 1000 {
-		rec = connRecord(rec, r, i)
-		rec = rec[:r.IntN(len(rec)+1)] // ragged, including empty records
-		if r.IntN(10) == 0 {
-			rec = append(rec, frame.NewVector(frame.NewCount(uint64(i)), frame.NewString("x")),
-				frame.NewSet(frame.NewString("a"), frame.NewString("b")))
-		}
-		want = append(want, append([]frame.Value(nil), rec...))
-		if b, ok := bt.AppendHint(0, rec); ok {
-			batches = append(batches, b)
+// TestBatcherRejectsMismatch: a record that does not fit the schema is
+// refused and leaves the batch as it was.
+func TestBatcherRejectsMismatch(t *testing.T) {
+	bt := mustBatcher(t, connSchema(), &BatcherOptions{Shards: 1})
+	good := connRecords()[0]
+	wrongType := append([]frame.Value(nil), good...)
+	wrongType[9] = frame.NewInt(1)
+	wrongElem := append([]frame.Value(nil), good...)
+	wrongElem[14] = frame.NewSet(frame.NewCount(1))
+	for _, rec := range [][]frame.Value{nil, good[:3], append(append([]frame.Value(nil), good...), frame.None), wrongType, wrongElem} {
+		if _, ok, err := bt.Append(rec); !errors.Is(err, ErrRecordMismatch) || ok {
+			t.Errorf("Append(%d values) = %v, %v", len(rec), ok, err)
 		}
 	}
-	batches = bt.Flush(batches)
-	var got [][]frame.Value
-	for _, b := range batches {
-		n := 0
-		err := DecodeRecords(b.Raw, nil, func(cols []frame.View) error {
-			vs := make([]frame.Value, len(cols))
-			for i, c := range cols {
-				vs[i] = c.Value()
-			}
-			got = append(got, vs)
-			n++
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n != int(b.Records) {
-			t.Fatalf("batch %d: %d records decoded, header says %d", b.Seq, n, b.Records)
-		}
+	if out := bt.Flush(nil); len(out) != 0 {
+		t.Fatalf("refused records made a batch: %+v", out)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d records, want %d", len(got), len(want))
+	if _, _, err := bt.Append(good); err != nil {
+		t.Fatal(err)
 	}
-	for i := range want {
-		if len(got[i]) != len(want[i]) {
-			t.Fatalf("record %d: %d columns, want %d", i, len(got[i]), len(want[i]))
-		}
-		for j := range want[i] {
-			if !frame.Equal(got[i][j], want[i][j]) {
-				t.Fatalf("record %d column %d: %v, want %v", i, j, got[i][j], want[i][j])
-			}
-		}
+	if _, err := NewBatcher(Schema{Path: "a/b", Columns: []Column{{Name: "n", Type: frame.TypeCount}}}, nil); !errors.Is(err, ErrBadSchema) {
+		t.Fatalf("bad schema: %v", err)
 	}
 }
 
-func TestDecodeRecordsRejects(t *testing.T) {
-	good := AppendRecord(nil, []frame.Value{frame.NewCount(1), frame.NewString("ab")})
-	cases := map[string][]byte{
-		"truncated value":    good[:len(good)-1],
-		"count above input":  {0x05, 0x00},
-		"noncanonical count": {0x81, 0x00},
-		"overflowing count":  {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
-		"bad value type":     {0x01, 0xee},
-		"trailing garbage":   append(append([]byte(nil), good...), 0x80),
-	}
-	for name, raw := range cases {
-		err := DecodeRecords(raw, nil, func([]frame.View) error { return nil })
-		if !errors.Is(err, ErrBadBatch) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	stop := errors.New("stop")
-	if err := DecodeRecords(good, nil, func([]frame.View) error { return stop }); err != stop {
-		t.Errorf("callback error: %v", err)
+// TestBatcherKeepsSchema: the Batcher copies the schema it is given.
+func TestBatcherKeepsSchema(t *testing.T) {
+	s := countSchema("a", "b")
+	bt := mustBatcher(t, s, nil)
+	s.Columns[0].Type = frame.TypeString
+	if bt.Schema().Columns[0].Type != frame.TypeCount {
+		t.Fatal("Batcher shares the caller's columns")
 	}
 }
 
@@ -197,7 +182,7 @@ func TestDecodeRecordsRejects(t *testing.T) {
 // sequence numbers are unique and cover 1..n.
 func TestBatcherConcurrent(t *testing.T) {
 	const writers, each = 8, 3000
-	bt, _ := NewBatcher("conn", &BatcherOptions{MaxRecords: 50, Shards: 4})
+	bt := mustBatcher(t, countSchema("w", "i"), &BatcherOptions{MaxRecords: 50, Shards: 4})
 	var mu sync.Mutex
 	var batches []Batch
 	var wg sync.WaitGroup
@@ -210,10 +195,15 @@ func TestBatcherConcurrent(t *testing.T) {
 				rec[1] = frame.NewCount(uint64(i))
 				var b Batch
 				var ok bool
+				var err error
 				if w%2 == 0 {
-					b, ok = bt.Append(rec)
+					b, ok, err = bt.Append(rec)
 				} else {
-					b, ok = bt.AppendHint(w, rec)
+					b, ok, err = bt.AppendHint(w, rec)
+				}
+				if err != nil {
+					t.Error(err)
+					return
 				}
 				if ok {
 					mu.Lock()
@@ -232,16 +222,12 @@ func TestBatcherConcurrent(t *testing.T) {
 			t.Fatalf("seq %d twice", b.Seq)
 		}
 		seen[b.Seq] = true
-		err := DecodeRecords(b.Raw, nil, func(c []frame.View) error {
-			k := [2]uint64{c[0].Count(), c[1].Count()}
+		for _, rec := range decodeBatch(t, b) {
+			k := [2]uint64{rec[0].Count(), rec[1].Count()}
 			if got[k] {
 				t.Errorf("record %v twice", k)
 			}
 			got[k] = true
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 	for q := uint64(1); q <= uint64(len(batches)); q++ {
@@ -255,11 +241,14 @@ func TestBatcherConcurrent(t *testing.T) {
 }
 
 func TestBatcherAppendAllocs(t *testing.T) {
-	r := newRand(2)
-	rec := connRecord(nil, r, 0)
-	bt, _ := NewBatcher("conn", &BatcherOptions{Shards: 2})
+	rec := connRecords()[0]
+	bt := mustBatcher(t, connSchema(), &BatcherOptions{Shards: 2})
 	warm := func() {
-		if b, ok := bt.Append(rec); ok {
+		b, ok, err := bt.Append(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
 			bt.Release(b)
 		}
 	}
@@ -272,9 +261,38 @@ func TestBatcherAppendAllocs(t *testing.T) {
 }
 
 func TestBatcherOptions(t *testing.T) {
-	for _, o := range []BatcherOptions{{MaxRecords: -1}, {MaxBytes: MaxRawLen + 1}, {MaxDelay: -1}, {Shards: -2}} {
-		if _, err := NewBatcher("x", &o); !errors.Is(err, ErrBadConfig) {
+	for _, o := range []BatcherOptions{{MaxRecords: -1}, {MaxBytes: MaxRawLen/2 + 1}, {MaxDelay: -1}, {Shards: -2}} {
+		if _, err := NewBatcher(countSchema("n"), &o); !errors.Is(err, ErrBadConfig) {
 			t.Errorf("%+v: %v", o, err)
 		}
+	}
+}
+
+// TestBatchWire: a batch has a wire form only once encoded.
+func TestBatchWire(t *testing.T) {
+	bt := mustBatcher(t, countSchema("n"), &BatcherOptions{MaxRecords: 1})
+	b, _ := mustAppend(t, bt, 0, []frame.Value{frame.NewCount(5)})
+	if b.Encoded() {
+		t.Fatal("fresh batch is Encoded")
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Wire of a row buffer did not panic")
+			}
+		}()
+		b.Wire()
+	}()
+	c := newTestCodecs(t)
+	e, err := c.CompressBatch(nil, b, frame.CodecNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, rawLen, p := e.Wire()
+	if codec != frame.CodecNone || int(rawLen) != len(p) || !e.Encoded() {
+		t.Fatalf("wire %v %d %d", codec, rawLen, len(p))
+	}
+	if _, err := c.CompressBatch(nil, Batch{Raw: b.Raw, Records: 1}, frame.CodecS2); !errors.Is(err, ErrBadBatch) {
+		t.Fatalf("batch without schema: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package logsink
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -27,11 +28,13 @@ type Codecs struct {
 	zdec *zstd.Decoder
 }
 
-// NewCodecs returns a ready Codecs.
-func NewCodecs() (*Codecs, error) {
+// NewCodecs returns a ready Codecs; zstd compresses at SpeedFastest.
+func NewCodecs() (*Codecs, error) { return newCodecs(zstd.SpeedFastest) }
+
+func newCodecs(level zstd.EncoderLevel) (*Codecs, error) {
 	n := runtime.GOMAXPROCS(0)
 	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderLevel(level),
 		zstd.WithEncoderConcurrency(n),
 		zstd.WithZeroFrames(true))
 	if err != nil {
@@ -137,19 +140,84 @@ func (c *Codecs) Decompress(dst, src []byte, codec frame.Codec, rawLen uint32) (
 	return dst, fmt.Errorf("%w: codec %v", ErrBadBatch, codec)
 }
 
-// CompressBatch sets b.Payload, b.Codec and b.RawLen from b.Raw. The
-// payload is appended to dst (pass nil for a fresh slice). b.Raw is kept;
-// the caller may Release it and clear it once the batch is compressed.
+// CompressBatch makes b's wire payload: it transposes b.Raw (row form)
+// into the columnar payload and compresses that with codec (CodecNone
+// sends it as is), appending to dst (pass nil for a fresh slice), and sets
+// b.Payload, b.Codec and b.RawLen (the columnar size). b must come from a
+// Batcher. b.Raw is kept; the caller may Release it and clear it once the
+// batch is compressed (the Shipper's budget counts Raw and Payload). The
+// Payload is held until the batch is acknowledged: dst must not be reused
+// for another batch meanwhile.
+//
+// zstd compresses the payload as a run of frames, a new one starting at the
+// first column boundary past zstdGroup bytes: zstd codes literals with one
+// Huffman table per block, and columns have very different byte statistics
+// (base62 uids, varints, address bytes), so a table per group of columns
+// saves about 9% on conn.log. A zstd decoder decodes concatenated frames as
+// one stream, so decompression is unchanged.
+//
+// Hot path (shipping goroutine): the transposition uses pooled buffers and
+// the compressors' reused state; nothing is allocated but dst's growth
+// (BenchmarkCompressBatch).
 func (c *Codecs) CompressBatch(dst []byte, b Batch, codec frame.Codec) (Batch, error) {
-	p, err := c.Compress(dst, b.Raw, codec)
+	if b.schema == nil {
+		return b, fmt.Errorf("%w: batch %s/%d has no schema (not from a Batcher)", ErrBadBatch, b.Stream, b.Seq)
+	}
+	sc := scratchPool.Get().(*compressScratch)
+	defer scratchPool.Put(sc)
+	at := len(dst)
+	var raw []byte
+	var err error
+	if codec == frame.CodecNone {
+		raw, sc.cuts, err = encodePayload(dst, b.schema, b.Raw, int(b.Records), sc.cuts[:0])
+		if err == nil {
+			dst, raw = raw, raw[at:]
+		}
+	} else {
+		raw, sc.cuts, err = encodePayload(sc.raw[:0], b.schema, b.Raw, int(b.Records), sc.cuts[:0])
+		sc.raw = raw
+	}
 	if err != nil {
 		return b, err
 	}
-	b.Codec, b.RawLen, b.Payload = codec, uint32(len(b.Raw)), p
+	if len(raw) > MaxRawLen {
+		return b, fmt.Errorf("%w: %d byte payload (at most %d)", ErrBadBatch, len(raw), MaxRawLen)
+	}
+	switch codec {
+	case frame.CodecNone:
+	case frame.CodecZstd:
+		start := 0
+		for i, cut := range sc.cuts {
+			if cut-start >= zstdGroup || i == len(sc.cuts)-1 {
+				dst = c.zenc.EncodeAll(raw[start:cut], dst)
+				start = cut
+			}
+		}
+	default:
+		if dst, err = c.Compress(dst, raw, codec); err != nil {
+			return b, err
+		}
+	}
+	b.Codec, b.RawLen, b.Payload = codec, uint32(len(raw)), dst
 	return b, nil
 }
 
-// DecompressLogBatch returns the raw records of m, appended to dst.
+// zstdGroup is the least uncompressed size of a zstd frame of CompressBatch
+// but for the last: smaller groups pay a frame header and a Huffman table
+// for little (1 KiB measured best on conn.log, 1% better than a frame per
+// column, 9% better than one frame).
+const zstdGroup = 1 << 10
+
+// compressScratch is CompressBatch's reused state.
+type compressScratch struct {
+	raw  []byte // the uncompressed payload
+	cuts []int  // its column block ends
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(compressScratch) }}
+
+// DecompressLogBatch returns m's uncompressed payload, appended to dst; parse
+// it with ParsePayload.
 func (c *Codecs) DecompressLogBatch(dst []byte, m frame.LogBatch) ([]byte, error) {
 	return c.Decompress(dst, m.Payload, m.Codec, m.RawLen)
 }

@@ -11,7 +11,7 @@ import (
 // rawLen bytes; what decodes re-compresses and round-trips.
 func FuzzDecompress(f *testing.F) {
 	c := newTestCodecs(f)
-	raw := connPayload(3, 3)
+	raw := repeatPayload(f, 3)
 	for _, codec := range []frame.Codec{frame.CodecNone, frame.CodecS2, frame.CodecZstd} {
 		p, _ := c.Compress(nil, raw, codec)
 		f.Add(uint8(codec), uint32(len(raw)), p)

@@ -20,28 +20,26 @@ func newTestCodecs(t testing.TB) *Codecs {
 	return c
 }
 
-// connPayload returns the raw payload of n conn-like records.
-func connPayload(seed uint64, n int) []byte {
-	r := newRand(seed)
-	var rec []frame.Value
-	var out []byte
-	for i := range n {
-		rec = connRecord(rec, r, i)
-		out = AppendRecord(out, rec)
+// repeatPayload returns a payload of n records cycling through connRecords.
+func repeatPayload(t testing.TB, n int) []byte {
+	var recs = make([][]frame.Value, n)
+	all := connRecords()
+	for i := range recs {
+		recs[i] = all[i%len(all)]
 	}
-	return out
+	return testPayload(t, connSchema(), recs)
 }
 
 func TestCodecRoundTrip(t *testing.T) {
 	c := newTestCodecs(t)
-	for _, raw := range [][]byte{nil, {0}, connPayload(1, 1), connPayload(2, 400), bytes.Repeat([]byte("a"), 1<<20)} {
+	for _, raw := range [][]byte{nil, {0}, repeatPayload(t, 1), repeatPayload(t, 400), bytes.Repeat([]byte("a"), 1<<20)} {
 		for _, codec := range []frame.Codec{frame.CodecNone, frame.CodecS2, frame.CodecZstd} {
-			b, err := c.CompressBatch([]byte("prefix"), Batch{Raw: raw}, codec)
+			p, err := c.Compress([]byte("prefix"), raw, codec)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b.Payload = b.Payload[len("prefix"):]
-			got, err := c.Decompress([]byte("x"), b.Payload, b.Codec, b.RawLen)
+			p = p[len("prefix"):]
+			got, err := c.Decompress([]byte("x"), p, codec, uint32(len(raw)))
 			if err != nil {
 				t.Fatalf("%v, %d bytes: %v", codec, len(raw), err)
 			}
@@ -49,15 +47,51 @@ func TestCodecRoundTrip(t *testing.T) {
 				t.Fatalf("%v, %d bytes: round trip differs", codec, len(raw))
 			}
 			// Any other RawLen is refused.
-			if _, err := c.Decompress(nil, b.Payload, b.Codec, b.RawLen+1); !errors.Is(err, ErrBadBatch) {
+			if _, err := c.Decompress(nil, p, codec, uint32(len(raw))+1); !errors.Is(err, ErrBadBatch) {
 				t.Fatalf("%v: RawLen+1 accepted: %v", codec, err)
 			}
-			if b.RawLen > 0 {
-				if _, err := c.Decompress(nil, b.Payload, b.Codec, b.RawLen-1); !errors.Is(err, ErrBadBatch) {
+			if len(raw) > 0 {
+				if _, err := c.Decompress(nil, p, codec, uint32(len(raw))-1); !errors.Is(err, ErrBadBatch) {
 					t.Fatalf("%v: RawLen-1 accepted: %v", codec, err)
 				}
 			}
 		}
+	}
+}
+
+// TestCompressBatchRoundTrip: CompressBatch then DecompressLogBatch gives
+// the columnar payload, whatever the codec (zstd writes several frames).
+func TestCompressBatchRoundTrip(t *testing.T) {
+	c := newTestCodecs(t)
+	bt := mustBatcher(t, connSchema(), &BatcherOptions{MaxRecords: 1000, Shards: 1})
+	var want [][]frame.Value
+	for i := range 700 {
+		rec := connRecords()[i%4]
+		want = append(want, rec)
+		mustAppend(t, bt, 0, rec)
+	}
+	b := bt.Flush(nil)[0]
+	none, err := c.CompressBatch(nil, b, frame.CodecNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, codec := range []frame.Codec{frame.CodecNone, frame.CodecS2, frame.CodecZstd} {
+		e, err := c.CompressBatch([]byte("prefix"), b, codec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(e.Payload[:6]) != "prefix" || e.Codec != codec || int(e.RawLen) != len(none.Payload) {
+			t.Fatalf("%v: codec %v raw len %d (want %d)", codec, e.Codec, e.RawLen, len(none.Payload))
+		}
+		m := frame.LogBatch{Stream: []byte(e.Stream), Codec: e.Codec, Records: e.Records, Seq: e.Seq, RawLen: e.RawLen, Payload: e.Payload[6:]}
+		raw, err := c.DecompressLogBatch(nil, m)
+		if err != nil {
+			t.Fatalf("%v: %v", codec, err)
+		}
+		if !bytes.Equal(raw, none.Payload) {
+			t.Fatalf("%v: payload differs", codec)
+		}
+		sameRecords(t, decodePayload(t, raw), want)
 	}
 }
 
@@ -108,6 +142,32 @@ func TestDecompressGarbage(t *testing.T) {
 		}
 		for _, codec := range []frame.Codec{frame.CodecS2, frame.CodecZstd} {
 			c.Decompress(nil, p, codec, uint32(r.IntN(1<<16)))
+		}
+	}
+}
+
+// TestCompressBatchAllocs: a warm CompressBatch into a buffer with room
+// allocates nothing, for every codec.
+func TestCompressBatchAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	c := newTestCodecs(t)
+	bt := mustBatcher(t, connSchema(), &BatcherOptions{MaxRecords: 400, Shards: 1})
+	for i := range 399 {
+		mustAppend(t, bt, 0, connRecords()[i%4])
+	}
+	b, _ := mustAppend(t, bt, 0, connRecords()[0])
+	dst := make([]byte, 0, 1<<20)
+	for _, codec := range []frame.Codec{frame.CodecNone, frame.CodecS2, frame.CodecZstd} {
+		run := func() {
+			if _, err := c.CompressBatch(dst[:0], b, codec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run()
+		if n := testing.AllocsPerRun(50, run); n != 0 {
+			t.Errorf("%v: CompressBatch allocates %v times", codec, n)
 		}
 	}
 }

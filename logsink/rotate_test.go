@@ -473,3 +473,55 @@ func TestRotateConcurrent(t *testing.T) {
 		t.Errorf("%d records in %d rotated files (%d in dir), want %d", total, len(hook.Paths()), len(entries), writers*each)
 	}
 }
+
+// TestRotateWriteViews: WriteViews writes what Write writes, rotates by
+// size the same way, and refuses a mismatched record without writing.
+func TestRotateWriteViews(t *testing.T) {
+	files := func(useViews bool) map[string]string {
+		r, clock, _, dir := rotateSetup(t, RotateOptions{MaxSize: 2000})
+		for i := range 40 {
+			clock.Set(rotateAt(11, 0, i))
+			rec := connRecords()[i%4]
+			var err error
+			if useViews {
+				err = r.WriteViews(recordViews(t, rec))
+			} else {
+				err = r.Write(rec)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.WriteViews(recordViews(t, connRecords()[0][:2])); !errors.Is(err, ErrRecordMismatch) {
+			t.Fatalf("mismatched views: %v", err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteViews(recordViews(t, connRecords()[0])); !errors.Is(err, ErrWriterClosed) {
+			t.Fatalf("WriteViews after Close: %v", err)
+		}
+		out := map[string]string{}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[e.Name()] = string(b)
+		}
+		return out
+	}
+	byValue, byView := files(false), files(true)
+	if len(byValue) < 3 {
+		t.Fatalf("only %d files: no size rotation", len(byValue))
+	}
+	if len(byValue) != len(byView) {
+		t.Fatalf("%d files by value, %d by view", len(byValue), len(byView))
+	}
+	for name, want := range byValue {
+		if byView[name] != want {
+			t.Fatalf("%s differs:\n%s\nvs\n%s", name, byView[name], want)
+		}
+	}
+}

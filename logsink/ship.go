@@ -416,7 +416,8 @@ func (s *Shipper) enforceBudget() {
 	}
 }
 
-// refill brings spooled batches back while they fit in the budget.
+// refill brings spooled batches back, oldest first, while the memory held
+// is under the budget (the last one may overshoot it, as Add's may).
 func (s *Shipper) refill() {
 	if s.opts.Spool == nil {
 		return
@@ -434,10 +435,10 @@ func (s *Shipper) refill() {
 		e := &shipEntry{b: b}
 		s.link(e)
 		s.enqueue(e)
-		if s.bytes > s.opts.Budget {
-			s.enforceBudget()
-			return
-		}
+		// Past the budget now by less than this batch: stop, but keep it
+		// (as Add keeps its newest). Evicting here would put the oldest
+		// batch back at the spool's tail: the backlog reordered, rewritten
+		// to disk and sent again for nothing.
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/weirio/weir/frame"
 )
 
 var writerBenchSink int64
@@ -36,15 +38,57 @@ func BenchmarkWriterJSON(b *testing.B) {
 	writerBench(b, w)
 }
 
-// TestWriterNoAllocs checks the hot-path claim: once its line buffer has
-// grown, a Write allocates nothing.
+// BenchmarkWriterViews measures WriteViews, the logger's path, per
+// format.
+func BenchmarkWriterViews(b *testing.B) {
+	recs := connRecords()
+	views := make([][]frame.View, len(recs))
+	for i, rec := range recs {
+		views[i] = recordViews(b, rec)
+	}
+	for _, format := range []string{"tsv", "json"} {
+		b.Run(format, func(b *testing.B) {
+			var w Writer
+			if format == "tsv" {
+				w, _ = NewTSVWriter(io.Discard, connSchema(), time.Unix(0, 0))
+			} else {
+				w, _ = NewJSONWriter(io.Discard, connSchema())
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if err := w.WriteViews(views[i%len(views)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(w.Size() / int64(b.N))
+			writerBenchSink = w.Size()
+		})
+	}
+}
+
+// TestWriterNoAllocs checks the hot-path claim: once their buffers have
+// grown, Write and WriteViews allocate nothing, for both formats and for
+// RotatingFile.
 func TestWriterNoAllocs(t *testing.T) {
 	tw, _ := NewTSVWriter(io.Discard, connSchema(), time.Unix(0, 0))
 	jw, _ := NewJSONWriter(io.Discard, connSchema())
+	rf, err := NewRotatingFile(connSchema(), RotateOptions{Dir: t.TempDir(), Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
 	recs := connRecords()
-	for _, w := range []Writer{tw, jw} {
-		for _, rec := range recs {
+	views := make([][]frame.View, len(recs))
+	for i, rec := range recs {
+		views[i] = recordViews(t, rec)
+	}
+	for _, w := range []interface {
+		Write([]frame.Value) error
+		WriteViews([]frame.View) error
+	}{tw, jw, rf} {
+		for i, rec := range recs {
 			_ = w.Write(rec)
+			_ = w.WriteViews(views[i])
 		}
 		i := 0
 		if n := testing.AllocsPerRun(100, func() {
@@ -52,6 +96,12 @@ func TestWriterNoAllocs(t *testing.T) {
 			i++
 		}); n != 0 {
 			t.Errorf("%T.Write: %v allocs", w, n)
+		}
+		if n := testing.AllocsPerRun(100, func() {
+			_ = w.WriteViews(views[i%len(views)])
+			i++
+		}); n != 0 {
+			t.Errorf("%T.WriteViews: %v allocs", w, n)
 		}
 	}
 }

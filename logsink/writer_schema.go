@@ -3,6 +3,7 @@ package logsink
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/weirio/weir/frame"
@@ -36,8 +37,15 @@ type Schema struct {
 // '\\', ".." or control characters; unique non-empty column names without
 // tabs, commas or control characters (they would break the header); and
 // column types Zeek can log. Tables are not loggable, and container
-// elements must be scalars.
+// elements must be scalars. The path and names are at most
+// frame.MaxNameLen bytes, as stream names on the wire.
 func (s *Schema) Validate() error {
+	if len(s.Path) > frame.MaxNameLen {
+		return fmt.Errorf("%w: path of %d bytes", ErrBadSchema, len(s.Path))
+	}
+	if len(s.Columns) > maxColumns {
+		return fmt.Errorf("%w: %d columns (at most %d)", ErrBadSchema, len(s.Columns), maxColumns)
+	}
 	if s.Path == "" || s.Path == "." || strings.ContainsAny(s.Path, `/\`) ||
 		strings.Contains(s.Path, "..") || hasControlByte(s.Path) || strings.ContainsRune(s.Path, ' ') {
 		return fmt.Errorf("%w: invalid path %q", ErrBadSchema, s.Path)
@@ -47,7 +55,7 @@ func (s *Schema) Validate() error {
 	}
 	seen := make(map[string]bool, len(s.Columns))
 	for i, c := range s.Columns {
-		if c.Name == "" || hasControlByte(c.Name) || strings.ContainsAny(c.Name, ", ") {
+		if c.Name == "" || len(c.Name) > frame.MaxNameLen || hasControlByte(c.Name) || strings.ContainsAny(c.Name, ", ") {
 			return fmt.Errorf("%w: column %d: invalid name %q", ErrBadSchema, i, c.Name)
 		}
 		if seen[c.Name] {
@@ -112,17 +120,25 @@ func hasControlByte(s string) bool {
 
 // checkRecordSchema reports whether rec fits s: one value per column, each none
 // or of the column's type; container elements none or of the element type.
+//
+// Hot path (Batcher.Append, Write): values are read in place (a Value is
+// some 80 bytes; ranging by value would copy each) and only containers are
+// walked.
 func checkRecordSchema(s *Schema, rec []frame.Value) error {
 	if len(rec) != len(s.Columns) {
 		return fmt.Errorf("%w: %d values for %d columns", ErrRecordMismatch, len(rec), len(s.Columns))
 	}
-	for i, v := range rec {
-		c := &s.Columns[i]
-		if v.Type() == frame.TypeNone {
+	for i := range rec {
+		v, c := &rec[i], &s.Columns[i]
+		t := v.Type()
+		if t == frame.TypeNone {
 			continue
 		}
-		if v.Type() != c.Type {
-			return fmt.Errorf("%w: column %q: got %v, want %v", ErrRecordMismatch, c.Name, v.Type(), c.Type)
+		if t != c.Type {
+			return fmt.Errorf("%w: column %q: got %v, want %v", ErrRecordMismatch, c.Name, t, c.Type)
+		}
+		if t != frame.TypeSet && t != frame.TypeVector {
+			continue
 		}
 		for _, e := range v.Elems() {
 			if e.Type() != frame.TypeNone && e.Type() != c.Elem {
@@ -131,4 +147,39 @@ func checkRecordSchema(s *Schema, rec []frame.Value) error {
 		}
 	}
 	return nil
+}
+
+// checkViewsSchema is checkRecordSchema for views.
+func checkViewsSchema(s *Schema, rec []frame.View) error {
+	if len(rec) != len(s.Columns) {
+		return fmt.Errorf("%w: %d values for %d columns", ErrRecordMismatch, len(rec), len(s.Columns))
+	}
+	for i, v := range rec {
+		c := &s.Columns[i]
+		t := v.Type()
+		if t == frame.TypeNone {
+			continue
+		}
+		if t != c.Type {
+			return fmt.Errorf("%w: column %q: got %v, want %v", ErrRecordMismatch, c.Name, t, c.Type)
+		}
+		if t != frame.TypeSet && t != frame.TypeVector {
+			continue
+		}
+		for it := v.Iter(); ; {
+			e, ok := it.Next()
+			if !ok {
+				break
+			}
+			if et := e.Type(); et != frame.TypeNone && et != c.Elem {
+				return fmt.Errorf("%w: column %q: element %v, want %v", ErrRecordMismatch, c.Name, et, c.Elem)
+			}
+		}
+	}
+	return nil
+}
+
+// Equal reports whether s and o are the same schema: path and columns.
+func (s *Schema) Equal(o *Schema) bool {
+	return s.Path == o.Path && slices.Equal(s.Columns, o.Columns)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"net/netip"
 	"os"
@@ -254,6 +255,8 @@ func TestWriterBadSchema(t *testing.T) {
 		"set no elem":    {Path: "x", Columns: []Column{{Name: "s", Type: frame.TypeSet}}},
 		"vector table":   {Path: "x", Columns: []Column{{Name: "s", Type: frame.TypeVector, Elem: frame.TypeTable}}},
 		"elem on scalar": {Path: "x", Columns: []Column{{Name: "s", Type: frame.TypeCount, Elem: frame.TypeCount}}},
+		"long path":      {Path: strings.Repeat("p", 256), Columns: []Column{ok}},
+		"long name":      {Path: "x", Columns: []Column{{Name: strings.Repeat("n", 256), Type: frame.TypeCount}}},
 	} {
 		if err := s.Validate(); !errors.Is(err, ErrBadSchema) {
 			t.Errorf("%s: Validate = %v, want ErrBadSchema", name, err)
@@ -271,6 +274,13 @@ func TestWriterBadSchema(t *testing.T) {
 	s := connSchema()
 	if err := s.Validate(); err != nil {
 		t.Errorf("conn schema: %v", err)
+	}
+	wide := Schema{Path: "x"}
+	for i := range maxColumns + 1 {
+		wide.Columns = append(wide.Columns, Column{Name: fmt.Sprint("c", i), Type: frame.TypeCount})
+	}
+	if err := wide.Validate(); !errors.Is(err, ErrBadSchema) {
+		t.Errorf("%d columns: %v", len(wide.Columns), err)
 	}
 }
 
@@ -297,5 +307,99 @@ func TestWriterSync(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(b), `{"ts":1700000001.000000,`) {
 		t.Errorf("file after Sync: %q", b)
+	}
+}
+
+// recordViews returns rec as views of its encoding, as a logger gets them.
+func recordViews(t testing.TB, rec []frame.Value) []frame.View {
+	t.Helper()
+	var vb viewBuf
+	views, err := vb.of(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return views
+}
+
+// TestWriteViewsIdentical: WriteViews of a record's views writes the same
+// bytes as Write of its values, for both formats, on the golden records
+// and on random ones of every type; views also come from a parsed payload.
+func TestWriteViewsIdentical(t *testing.T) {
+	s := connSchema()
+	recs := connRecords()
+	r := newRand(11)
+	for range 300 {
+		rec := make([]frame.Value, len(s.Columns))
+		for j, c := range s.Columns {
+			rec[j] = randValue(r, c)
+		}
+		recs = append(recs, rec)
+	}
+	opened := time.Unix(1700000000, 0).UTC()
+	newWriters := func(buf *bytes.Buffer) []Writer {
+		tw, err := NewTSVWriter(buf, s, opened)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jw, err := NewJSONWriter(buf, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []Writer{tw, jw}
+	}
+	var byValue, byView, byPayload bytes.Buffer
+	wv, ww, wp := newWriters(&byValue), newWriters(&byView), newWriters(&byPayload)
+	for i := range 2 {
+		for _, rec := range recs {
+			if err := wv[i].Write(rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := ww[i].WriteViews(recordViews(t, rec)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := ParsePayload(testPayload(t, s, recs), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Each(wp[i].WriteViews); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []Writer{wv[i], ww[i], wp[i]} {
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(byValue.Bytes(), byView.Bytes()) || !bytes.Equal(byValue.Bytes(), byPayload.Bytes()) {
+			t.Fatalf("%T: outputs differ:\nvalues:\n%s\nviews:\n%s\npayload:\n%s", wv[i], byValue.Bytes(), byView.Bytes(), byPayload.Bytes())
+		}
+	}
+	if byValue.Len() < 300*50 {
+		t.Fatalf("wrote only %d bytes", byValue.Len())
+	}
+}
+
+func TestWriteViewsMismatch(t *testing.T) {
+	var buf bytes.Buffer
+	w, _ := NewTSVWriter(&buf, connSchema(), time.Unix(0, 0).UTC())
+	j, _ := NewJSONWriter(&buf, connSchema())
+	_ = w.Flush()
+	n := buf.Len()
+	good := connRecords()[0]
+	bad := append([]frame.Value(nil), good...)
+	bad[9] = frame.NewInt(1)
+	badElem := append([]frame.Value(nil), good...)
+	badElem[14] = frame.NewSet(frame.NewCount(1))
+	for _, rec := range [][]frame.Value{good[:3], bad, badElem, nil} {
+		for _, wr := range []Writer{w, j} {
+			if err := wr.WriteViews(recordViews(t, rec)); !errors.Is(err, ErrRecordMismatch) {
+				t.Errorf("%T.WriteViews: %v, want ErrRecordMismatch", wr, err)
+			}
+		}
+	}
+	_ = w.Flush()
+	_ = j.Flush()
+	if buf.Len() != n {
+		t.Errorf("refused records wrote %d bytes", buf.Len()-n)
 	}
 }
