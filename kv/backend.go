@@ -1,0 +1,59 @@
+package kv
+
+// Backend stores encoded keys and values with an optional absolute expiry
+// time each, and keeps an index of those expiry times. Keys and values are
+// canonical frame value encodings; a backend treats them as opaque bytes.
+//
+// A backend keeps its own invariants: Put and Delete maintain the expiry
+// index and the key count without the caller telling them what the key
+// held before. Slices a backend returns (from Get, or passed to a
+// callback) are valid only until the next call on the backend; slices it
+// is given are copied.
+//
+// Threading: a Backend is not safe for concurrent use; its Store (or
+// whoever else owns it) calls it from one goroutine at a time.
+type Backend interface {
+	// Get returns the value stored under key and its expiry (0: none).
+	Get(key []byte) (val []byte, expireAt int64, ok bool, err error)
+	// Put stores val under key, replacing any previous value, with expiry
+	// expireAt (0: none) replacing any previous expiry.
+	Put(key, val []byte, expireAt int64) error
+	// Delete removes key and its expiry and reports whether it existed.
+	Delete(key []byte) (existed bool, err error)
+	// Clear removes every key.
+	Clear() error
+	// Iterate calls fn for every key until fn returns false. fn must not
+	// call the backend.
+	Iterate(fn func(key, val []byte, expireAt int64) bool) error
+	// Len returns the number of keys.
+	Len() (int, error)
+	// NextExpiry returns the earliest expiry time of any key; ok is false
+	// when no key has one.
+	NextExpiry() (at int64, ok bool, err error)
+	// Expire removes up to max keys (max <= 0: all) whose expiry time is
+	// at or before now, earliest first (ties in key byte order), and then
+	// calls fn with each removed key. Its cost is proportional to the
+	// number of keys removed, not to the number of keys stored.
+	Expire(now int64, max int, fn func(key []byte)) (n int, err error)
+	// Sync makes every write so far durable (a no-op for memory).
+	Sync() error
+	// Close releases the backend's resources; later calls fail with
+	// ErrClosed.
+	Close() error
+	// Metrics returns a snapshot of the backend's counters.
+	Metrics() BackendMetrics
+}
+
+// BackendMetrics are a backend's counters since it was opened.
+type BackendMetrics struct {
+	// IndexScanned counts expiry index entries examined by Expire and
+	// NextExpiry: with an index that works, about one per expired key.
+	IndexScanned uint64
+	// Expired counts keys removed by Expire.
+	Expired uint64
+	// Compactions counts compactions the backend ran to reclaim space
+	// (Pebble only).
+	Compactions uint64
+	// CompactionErrors counts compactions that failed (Pebble only).
+	CompactionErrors uint64
+}

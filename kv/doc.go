@@ -1,0 +1,151 @@
+// Package kv is weir's data store core: Broker's store semantics (put,
+// put_unique, erase, add, subtract, clear, get, exists, keys, get_index,
+// expiry) over a pluggable Backend, with two backends — Memory and Pebble —
+// and an expiry index in each whose cost is proportional to what expires.
+// It does no I/O of its own beyond the Pebble files and holds no protocol
+// state: the replication channel between a master and its clones is
+// kv/repl, and the node turns store-cmd frames into Commands and Updates
+// into frames.
+//
+// # Model
+//
+// A master calls Store.Exec for each request. Exec applies the command and
+// returns the answer for the requester and the Update to replicate: always
+// the result, never the command — an add or subtract goes out as the put
+// of the value it produced, so clones never redo arithmetic and cannot
+// diverge on it. A clone applies Updates with Store.ApplyUpdate. Expiry
+// runs on the master only: it calls Store.Expire on a timer (or at
+// Store.NextExpiry) and replicates the expire Updates it returns; a clone
+// keeps expiry times (for a later snapshot) but never acts on them. Time
+// is an argument (ns since the Unix epoch): nothing here reads a clock.
+//
+// Keys and values are canonical frame value encodings (frame.AppendValue).
+// Each value has exactly one encoding, so equal keys are equal bytes and a
+// backend can treat them as opaque. Note that the encoding is little-endian
+// and length-prefixed, so byte order is NOT value order (count 256 sorts
+// before count 1); nothing in kv depends on key order — keys returns a set,
+// which frame sorts.
+//
+// # Operations
+//
+// add (existing value ⊕ operand):
+//
+//	existing   operand                 result
+//	count      count                   sum (wraps at 2^64, as Broker's unsigned add)
+//	integer    integer                 sum (wraps)
+//	real       real                    sum
+//	timespan   timespan                sum (wraps)
+//	timestamp  timespan                later timestamp
+//	string     string                  concatenation
+//	set        set                     union
+//	set        anything else           the set with the operand inserted
+//	table      table                   merge, the operand's entries winning
+//	table      vector [k, v]           the table with k set to v
+//	vector     vector                  concatenation
+//	vector     anything else           the vector with the operand appended
+//	missing    count, integer, real,   the operand (the zero value of its
+//	           timespan, string, set,  type ⊕ the operand)
+//	           table, vector
+//
+// subtract (existing value ⊖ operand): the numeric rows above with
+// differences; set ⊖ set is the difference, set ⊖ x removes x; table ⊖ k
+// erases key k; vector ⊖ anything pops the last element (a no-op on an
+// empty vector). Subtract on a missing key fails with ErrNotFound.
+//
+// Every other combination fails with ErrTypeMismatch and changes nothing.
+// A result larger than Options.MaxValueSize fails with ErrTooLarge, one
+// nested deeper than Options.MaxDepth with ErrTooDeep.
+//
+// get_index(key, index): a table's value under index, a vector's element
+// at count index, or for a set a bool saying whether it holds index;
+// ErrNotFound for a missing key, table key or vector index,
+// ErrTypeMismatch for a scalar or a non-count vector index.
+//
+// Expiry: every mutation carries a relative expiry (0: none). A mutation
+// with one sets the key's expiry to now + expiry (saturating); a mutation
+// without one clears it. put_unique that finds its key changes nothing,
+// expiry included. A due key stays readable until Expire removes it.
+//
+// Events: with Options.OnEvent set, every change is reported — insert and
+// update (with the old value) for put, put_unique, add and subtract;
+// erase for erase and for each key a clear removes; expire for Expire —
+// on the master (Exec, Expire) and on clones (ApplyUpdate) alike.
+//
+// # Deviations from Broker
+//
+//   - add has no init-type argument: store-cmd carries only the operand, so
+//     a missing key starts from the operand type's zero value. To let that
+//     rule create containers, an operand of the container's own type merges
+//     (set union, table merge, vector concatenation) instead of being
+//     inserted as one element. Broker would insert a set into a set of
+//     sets as an element; here wrap it: add {{x}} to insert {x}. A table
+//     also accepts Broker's [key, value] vector.
+//   - subtract of a set from a set is the set difference (Broker would
+//     remove the set as one element).
+//   - An erase of a missing key and a put_unique that finds its key
+//     replicate nothing and report no event (Broker's master broadcasts an
+//     erase, and reports it, whether or not the key existed).
+//   - Expiry is an index, not a scan: Broker scans every key's expiry each
+//     100 ms tick (O(n)); Expire here costs O(expired keys), and
+//     NextExpiry lets the caller sleep until the next one is due.
+//   - Oversized keys and values (Options.MaxKeySize, MaxValueSize) and
+//     over-deep results are rejected; Broker has no limits.
+//   - Integer and count arithmetic wraps, as Broker's C++ does, rather
+//     than failing on overflow.
+//
+// # Backends
+//
+// Memory keeps a map and a min-heap of the entries that expire, ordered by
+// (expiry time, key bytes); each entry knows its heap slot, so changing or
+// clearing an expiry is an O(log n) fix-up and Expire pops exactly the due
+// entries.
+//
+// Pebble keeps three keyspaces in one database, told apart by the first
+// byte of the Pebble key:
+//
+//	keyspace  Pebble key                                  Pebble value
+//	meta      0x00 'v'                                    u32 BE layout version (1)
+//	meta      0x00 'n'                                    u64 BE number of store keys
+//	data      0x01 | key encoding                         u64 BE expiry (ns, 0: none) | value encoding
+//	index     0x02 | u64 BE expiry (ns) | key encoding    empty
+//
+// Big-endian expiry times make Pebble's byte order the time order, so the
+// keys due at time now are exactly the index span [0x02, 0x02|BE(now+1)).
+// Every write is one atomic batch: a Put reads the key's record first
+// (bloom filters keep that cheap for new keys) and writes the record, the
+// index entry if the expiry changed (deleting the old one) and the key
+// count together, so the index is exact and a crash at any point leaves a
+// consistent database. Expire walks the due span once, deletes each data
+// key, range-deletes the whole walked index span in one operation and
+// updates the count, all in one batch.
+//
+// Space: deleted keys leave tombstones that Pebble drops in its own time.
+// After PebbleOptions.CompactAfter deletions (default 100,000) the backend
+// compacts the data and index spans in a background goroutine, so an
+// expiry wave gives its disk space back within seconds (see
+// TestPebbleShrinksAfterExpiry for measurements). Pebble keeps a few
+// write-ahead log files for recycling, up to about three memtables (12 MiB
+// by default) whatever the data size.
+//
+// Durability: PebbleOptions.Sync selects Sync (a write is acknowledged
+// only once the write-ahead log is fsynced: it survives power loss) or
+// NoSync (acknowledged once queued; a clean Close keeps everything, a
+// crash may lose the latest writes, Store.Sync makes them durable). See
+// SyncMode.
+//
+// # Threading
+//
+// A Store is single-owner: not safe for concurrent use; one goroutine (the
+// node's store loop) makes every call, and the OnEvent callback runs on it
+// and must not call back into the Store. Backends follow the same rule.
+// Pebble runs one goroutine of its own for background compactions (plus
+// Pebble's internal ones); Close stops it.
+//
+// Results handed out by a Store alias its buffers or the Command's bytes
+// and are valid until the next call on the Store; copy what you keep.
+// The Updates returned by Expire are the caller's.
+//
+// Update has the same fields as kv/repl's Update (Op, Key, Value,
+// ExpireAt, with the same meaning), so one converts to the other:
+// repl.Update(u).
+package kv
