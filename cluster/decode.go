@@ -22,7 +22,8 @@ var (
 	topKeys          = []string{"cluster", "nodes", extPrefix + "*"}
 	clusterKeys      = []string{"forwarding", "backpressure", "data_dir", "log_dir", "metrics_port"}
 	backpressureKeys = []string{"policy", "queue_frames", "queue_bytes"}
-	nodeKeys         = []string{"name", "role", "host", "port", "weight", "metrics_port"}
+	nodeKeys         = []string{"name", "role", "host", "port", "weight", "metrics_port",
+		"tls_cert", "tls_key", "tls_ca", "tls_peer_names", "secret_file"}
 )
 
 const extPrefix = "x-"
@@ -260,6 +261,19 @@ func (d *decoder) node(i int, e ast.Node, line int, l *Layout) {
 				d.errorAt(at, f.line, "metrics_port 0 out of range (want 1..65535)")
 				good = false
 			}
+		case "tls_cert":
+			good = d.str(f, at, &tlsOf(&n).Cert)
+		case "tls_key":
+			good = d.str(f, at, &tlsOf(&n).Key)
+		case "tls_ca":
+			good = d.str(f, at, &tlsOf(&n).CA)
+		case "tls_peer_names":
+			good = d.strs(f, at, &tlsOf(&n).PeerNames)
+		case "secret_file":
+			if good = d.str(f, at, &n.SecretFile); good && n.SecretFile == "" {
+				d.errorAt(at, f.line, "empty secret_file")
+				good = false
+			}
 		}
 		src.record(f.key, f.line, good)
 	}
@@ -269,6 +283,14 @@ func (d *decoder) node(i int, e ast.Node, line int, l *Layout) {
 			src.bad[k] = true
 		}
 	}
+}
+
+// tlsOf returns n's TLS settings, creating them at the first tls_ key.
+func tlsOf(n *Node) *NodeTLS {
+	if n.TLS == nil {
+		n.TLS = &NodeTLS{}
+	}
+	return n.TLS
 }
 
 // record notes that key was seen at line and whether it decoded.
@@ -431,6 +453,29 @@ func (d *decoder) str(f field, at place, dst *string) bool {
 		d.typeError(f, at, "a string")
 		return false
 	}
+	return true
+}
+
+// strs decodes a list of strings (a single string is a list of one).
+func (d *decoder) strs(f field, at place, dst *[]string) bool {
+	seq, ok := f.val.(*ast.SequenceNode)
+	if !ok {
+		var s string
+		if !d.str(f, at, &s) {
+			return false
+		}
+		*dst = []string{s}
+		return true
+	}
+	out := make([]string, 0, len(seq.Values))
+	for _, e := range seq.Values {
+		var s string
+		if !d.str(field{key: f.key, line: lineOf(e), val: d.resolve(e)}, at, &s) {
+			return false
+		}
+		out = append(out, s)
+	}
+	*dst = out
 	return true
 }
 

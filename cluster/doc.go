@@ -50,6 +50,24 @@
 //
 // examples/local.yaml is a complete layout for one machine.
 //
+// # Security
+//
+// Per node, optional, for every node of a layout or none (see Node.TLS,
+// Node.SecretFile and the README's "Secure deployment"); paths are
+// relative to the node's working directory, and an anchor shares what the
+// nodes have in common:
+//
+//	x-sec: &sec
+//	  tls_ca: /etc/weir/ca.pem                 # signs every peer's certificate
+//	  tls_peer_names: [manager, logger-1, worker-1]  # optional pinning
+//	  secret_file: /etc/weir/secret            # shared secret (netio.LoadSecret)
+//	nodes:
+//	  - {<<: *sec, name: manager, role: manager, host: 10.0.0.1, port: 27760,
+//	     tls_cert: /etc/weir/manager.pem, tls_key: /etc/weir/manager-key.pem}
+//
+// `weir-node gen-certs --dir D --names manager,logger-1,...` writes a
+// development CA and a certificate per node, named after the node.
+//
 // The YAML is parsed with github.com/goccy/go-yaml: maintained, YAML 1.2
 // minded, and its errors (and syntax tree) carry line numbers. The package
 // walks the syntax tree itself rather than unmarshalling into structs, so

@@ -102,9 +102,35 @@ type Node struct {
 	// metrics endpoint. YAML: metrics_port (1..65535). Default
 	// Options.MetricsPort.
 	MetricsPort int
+	// TLS, when set, makes the node serve and dial mutual TLS. YAML:
+	// tls_cert, tls_key, tls_ca and tls_peer_names. Either every node of a
+	// layout has TLS or none: a TLS node and a plaintext one cannot talk.
+	// Default nil: plaintext.
+	TLS *NodeTLS
+	// SecretFile is the file holding the cluster's shared secret
+	// (netio.LoadSecret); every node must hold the same secret. YAML:
+	// secret_file. Either every node has one or none. Default "": no
+	// shared-secret authentication.
+	SecretFile string
 	// Line is the line of the node's entry in the layout file (0 for a node
 	// not read from a file); errors about the node name it.
 	Line int
+}
+
+// NodeTLS names a node's TLS files (PEM), relative to the node's working
+// directory, and the names it accepts in peer certificates (see
+// netio.TLSConfig and netio.LoadTLSConfig).
+type NodeTLS struct {
+	// Cert and Key are the node's certificate and private key. YAML:
+	// tls_cert, tls_key. Required with TLS.
+	Cert, Key string
+	// CA is the certificate of the authorities that sign peer
+	// certificates. YAML: tls_ca. Required with TLS.
+	CA string
+	// PeerNames are the names (DNS SAN, else CN) a peer's certificate may
+	// carry; typically the names of the layout's nodes and of clients.
+	// YAML: tls_peer_names, a list. Default: any certificate CA signed.
+	PeerNames []string
 }
 
 // Addr returns the node's peering address, host:port.
@@ -237,6 +263,9 @@ func (e *LayoutError) Error() string {
 //   - two nodes with the same address (host:port), or a metrics address
 //     that is another address of the layout;
 //   - a weight that is not positive or exceeds hrw.MaxWeight;
+//   - a node with some of tls_cert, tls_key and tls_ca but not all, a
+//     tls_peer_names entry that is not a valid node name, TLS or
+//     secret_file on some nodes but not all;
 //   - no node list, no manager, or more than one manager;
 //   - an unknown backpressure policy (want drop_oldest, drop_newest or
 //     disconnect), queue bounds below 1, an empty data_dir or log_dir,
@@ -426,6 +455,7 @@ func (v *validator) run() {
 			claim(n.MetricsPort, "metrics address", "metrics_port")
 		}
 	}
+	v.security()
 	if len(v.l.Nodes) == 0 && v.src == nil { // the decoder reports its own
 		v.add(0, "", "no nodes")
 	}
@@ -435,6 +465,40 @@ func (v *validator) run() {
 			line = v.src.nodesAt
 		}
 		v.add(line, "", "no manager (exactly one node must have role manager)")
+	}
+}
+
+// security checks the TLS and secret settings: complete per node, and
+// the same choice for every node (a TLS node cannot talk to a plaintext
+// one, nor a node with a secret to one without).
+func (v *validator) security() {
+	var withTLS, withSecret []string
+	for i := range v.l.Nodes {
+		n := &v.l.Nodes[i]
+		at := v.at(i)
+		if t := n.TLS; t != nil {
+			withTLS = append(withTLS, n.Name)
+			for _, f := range []struct{ key, val string }{{"tls_cert", t.Cert}, {"tls_key", t.Key}, {"tls_ca", t.CA}} {
+				if f.val == "" && !at.bad[f.key] {
+					v.add(at.lineOf(f.key), n.Name, "%s missing (TLS needs tls_cert, tls_key and tls_ca)", f.key)
+				}
+			}
+			for _, p := range t.PeerNames {
+				if msg := checkName(p); msg != "" && !at.bad["tls_peer_names"] {
+					v.add(at.lineOf("tls_peer_names"), n.Name, "tls_peer_names: %q: %s", p, msg)
+				}
+			}
+		}
+		if n.SecretFile != "" {
+			withSecret = append(withSecret, n.Name)
+		}
+	}
+	all := len(v.l.Nodes)
+	if len(withTLS) > 0 && len(withTLS) < all {
+		v.add(0, "", "TLS is set on %d of %d nodes (%s); set it on every node or none", len(withTLS), all, strings.Join(withTLS, ", "))
+	}
+	if len(withSecret) > 0 && len(withSecret) < all {
+		v.add(0, "", "secret_file is set on %d of %d nodes (%s); set it on every node or none", len(withSecret), all, strings.Join(withSecret, ", "))
 	}
 }
 

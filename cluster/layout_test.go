@@ -267,7 +267,7 @@ func TestParseErrors(t *testing.T) {
 			[]wantErr{{3, "", "node #2: missing name"}, {3, "", "node #2: missing role"},
 				{3, "", "node #2: missing host"}, {3, "", "node #2: missing port"}}},
 		{"unknown node key", mgr + "  - {name: w, role: worker, host: h, port: 1, prot: 2}\n",
-			[]wantErr{{3, "w", `unknown key "prot" in a node (want name, role, host, port, weight or metrics_port)`}}},
+			[]wantErr{{3, "w", `unknown key "prot" in a node (want name, role, host, port, weight, metrics_port, tls_cert, tls_key, tls_ca, tls_peer_names or secret_file)`}}},
 		{"unknown cluster key", "cluster:\n  forwardng: true\n" + mgr,
 			[]wantErr{{2, "", `unknown key "forwardng" in cluster (want forwarding, backpressure, data_dir, log_dir or metrics_port)`}}},
 		{"unknown backpressure key", "cluster:\n  backpressure:\n    frames: 1\n" + mgr,

@@ -1,6 +1,9 @@
 package netio
 
 import (
+	"errors"
+	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,21 +17,55 @@ import (
 const (
 	stageAwaitHello   int32 = iota // listener: waiting for the dialer's hello
 	stageAwaitWelcome              // dialer: hello sent, waiting for welcome
+	stageAwaitAuth                 // listener: welcome sent, waiting for the dialer's proof
 	stageUp                        // handshake complete
-	stageClosing                   // closeWith called
+	stageClosing                   // closeWith or fail called
 )
 
-// connState is the per-connection state, stored as the gnet connection's
-// context. Fields without atomics are touched only on the connection's
-// event loop.
+// wire is what a connState needs of its connection; gnetWire and tlsWire
+// implement it. "Owner" is the goroutine that reads the connection: its
+// gnet event loop, or its TLS reader.
+type wire interface {
+	RemoteAddr() net.Addr
+	// write writes a handshake frame. Owner only.
+	write(b []byte)
+	// writev writes a batch of queued frames and returns the bytes written
+	// or buffered. Only flush calls it: on the loop (gnet) or on the TLS
+	// writer goroutine.
+	writev(bs [][]byte) int
+	// backlog returns the bytes written but not yet taken by the socket.
+	backlog() int
+	// wake asks for a flush. Safe anywhere.
+	wake() error
+	// finish writes bs after whatever is already on its way, then closes
+	// the connection. Safe anywhere.
+	finish(bs [][]byte)
+	// abort closes the connection without writing. Safe anywhere.
+	abort()
+}
+
+// connState is the per-connection state, shared by the gnet and the TLS
+// transport. Fields without atomics are touched only by the connection's
+// owner (see wire), or under Engine.mu where marked.
 type connState struct {
 	e      *Engine
-	c      gnet.Conn
+	c      wire
 	target *dialTarget          // nil for inbound connections
 	peer   atomic.Pointer[Peer] // set when the handshake completes
 	remote frame.NodeID         // the peer's id, once its hello/welcome arrived
 	// helloFilterVersion is the filter version the dialer's hello carried.
 	helloFilterVersion uint64
+	// auth is the shared-secret exchange in progress (nil without a
+	// secret); pending the peer a listener admits once the proof checks.
+	auth    *authCtx
+	pending *pendingPeer
+	// tls marks the TLS transport; certName is the name the peer's
+	// certificate was verified under. Set before the weir handshake.
+	tls      bool
+	certName string
+	// inHandshake: an inbound connection counted in Engine.mu.handshaking.
+	// Guarded by Engine.mu.
+	inHandshake bool
 
 	stage    atomic.Int32
 	openedAt int64        // ns, set before the connection is registered
@@ -41,22 +78,27 @@ type connState struct {
 	retryTimer *time.Timer
 
 	closeOnce sync.Once
-	reason    atomic.Pointer[error] // why this node closed it, if it did
+	reason    atomic.Pointer[error] // why the connection closed, once known
 }
 
-// wake asks the connection's loop to flush the outbox. Safe anywhere.
+// wake asks the connection's owner to flush the outbox. Safe anywhere.
 func (st *connState) wake() {
 	if st.woken.CompareAndSwap(false, true) {
-		if err := st.c.Wake(nil); err != nil {
+		if err := st.c.wake(); err != nil {
 			st.woken.Store(false)
 		}
 	}
 }
 
 // closeWith records why this node closes the connection, sends a final bye
-// or error frame after what is already queued, and closes. Safe anywhere.
-func (st *connState) closeWith(code frame.ErrCode, text string) {
+// or error frame after what is already queued, and closes. An error frame
+// (any code but shutdown, unpeer and duplicate) is counted in
+// Stats.Failures. It reports whether this call closed the connection.
+// Safe anywhere.
+func (st *connState) closeWith(code frame.ErrCode, text string) bool {
+	closed := false
 	st.closeOnce.Do(func() {
+		closed = true
 		var err error = &LocalError{Code: code, Text: text}
 		if code == frame.CodeUnpeer || code == frame.CodeShutdown {
 			err = ErrLocalClose
@@ -65,6 +107,8 @@ func (st *connState) closeWith(code frame.ErrCode, text string) {
 		kind := frame.KindError
 		if code == frame.CodeShutdown || code == frame.CodeUnpeer || code == frame.CodeDuplicate {
 			kind = frame.KindBye
+		} else {
+			st.e.countFailure(code)
 		}
 		st.stage.Store(stageClosing)
 		msg := frame.AppendReason(nil, kind, code, text)
@@ -73,28 +117,49 @@ func (st *connState) closeWith(code frame.ErrCode, text string) {
 			pending, _ = p.out.take()
 			p.out.close()
 		}
-		// AsyncWritev runs on the loop after what it already holds; then
-		// the connection closes (gnet flushes its buffer on close).
-		_ = st.c.AsyncWritev(append(pending, msg), func(c gnet.Conn, _ error) error {
-			return c.Close()
-		})
+		// The final frames go out after what the wire already holds; then
+		// the connection closes.
+		st.c.finish(append(pending, msg))
 	})
+	return closed
 }
 
-// fail closes the connection because of the peer's misbehaviour and counts
-// it.
-func (st *connState) fail(code frame.ErrCode, text string, err error) {
-	st.e.countFailure(st, code)
-	st.e.log.Warn("closing connection", "remote", st.c.RemoteAddr(), "peer", st.peerName(), "code", code.String(), "reason", text, "err", err)
+// fail closes the connection because of the peer's misbehaviour (or a
+// limit), with an error frame, and counts it. It reports whether this call
+// closed the connection. Safe anywhere.
+func (st *connState) fail(code frame.ErrCode, text string, err error) bool {
+	closed := false
 	st.closeOnce.Do(func() {
+		closed = true
+		st.e.countFailure(code)
+		st.e.logFailure(st, code, text, err)
 		var e error = &LocalError{Code: code, Text: text, Err: err}
 		st.reason.Store(&e)
 		st.stage.Store(stageClosing)
 		if p := st.peer.Load(); p != nil {
 			p.out.close()
 		}
-		msg := frame.AppendReason(nil, frame.KindError, code, text)
-		_ = st.c.AsyncWrite(msg, func(c gnet.Conn, _ error) error { return c.Close() })
+		st.c.finish([][]byte{frame.AppendReason(nil, frame.KindError, code, text)})
+	})
+	return closed
+}
+
+// remoteClosed records a bye or error frame from the peer (or a TLS
+// alert) as the reason and closes without answering. A refusal before
+// the handshake completed is counted in Stats.Refused.
+func (st *connState) remoteClosed(rerr error) {
+	st.closeOnce.Do(func() {
+		var re *RemoteError
+		if st.stage.Load() != stageUp && errors.As(rerr, &re) && !re.Bye {
+			st.e.countRefused(re.Code)
+			st.e.log.Warn("handshake refused by peer", "remote", st.c.RemoteAddr(), "code", re.Code.String(), "reason", re.Text)
+		}
+		st.reason.Store(&rerr)
+		st.stage.Store(stageClosing)
+		if p := st.peer.Load(); p != nil {
+			p.out.close()
+		}
+		st.c.abort()
 	})
 }
 
@@ -103,6 +168,39 @@ func (st *connState) peerName() string {
 		return p.Name
 	}
 	return ""
+}
+
+// gnetWire is a plaintext connection on a gnet event loop.
+type gnetWire struct{ c gnet.Conn }
+
+// iovMax is the most buffers one writev takes (Linux's IOV_MAX). gnet
+// passes a batch to writev(2) whole, which fails with EINVAL beyond it.
+const iovMax = 1024
+
+func (w gnetWire) RemoteAddr() net.Addr { return w.c.RemoteAddr() }
+func (w gnetWire) write(b []byte)       { _, _ = w.c.Write(b) }
+func (w gnetWire) backlog() int         { return w.c.OutboundBuffered() }
+func (w gnetWire) wake() error          { return w.c.Wake(nil) }
+func (w gnetWire) abort()               { _ = w.c.Close() }
+
+func (w gnetWire) writev(bs [][]byte) int {
+	n := 0
+	for len(bs) > 0 {
+		k := min(len(bs), iovMax)
+		m, err := w.c.Writev(bs[:k])
+		n += m
+		if err != nil { // gnet closed the connection
+			break
+		}
+		bs = bs[k:]
+	}
+	return n
+}
+
+func (w gnetWire) finish(bs [][]byte) {
+	// AsyncWritev runs on the loop after what it already holds; then the
+	// connection closes (gnet flushes its buffer on close).
+	_ = w.c.AsyncWritev(bs, func(c gnet.Conn, _ error) error { return c.Close() })
 }
 
 // handler is the gnet event handler shared by the listening and the dialing
@@ -123,20 +221,25 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	e := h.e
 	st, _ := c.Context().(*connState)
-	if st == nil {
+	inbound := st == nil
+	if inbound {
 		st = &connState{e: e}
 		st.stage.Store(stageAwaitHello)
 		c.SetContext(st)
+		e.stats.accepted.Add(1)
 	}
-	st.c = c
+	st.c = gnetWire{c}
 	now := e.now()
 	st.openedAt = now
 	st.lastRecv.Store(now)
-	if !e.addConn(st) {
+	switch e.admit(st, inbound) {
+	case admitClosed:
 		return nil, gnet.Close
+	case admitFull:
+		// gnet writes the refusal, then closes.
+		return frame.AppendReason(nil, frame.KindError, frame.CodeLimit, "too many connections"), gnet.Close
 	}
-	if st.target == nil {
-		e.stats.accepted.Add(1)
+	if inbound {
 		return nil, gnet.None
 	}
 	// Dialer: open the handshake.
@@ -156,8 +259,8 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// OnTraffic runs for received bytes and for wakes. It first flushes the
-// outbox, then handles every complete frame in the input buffer.
+// OnTraffic runs for received bytes and for wakes. It first handles every
+// complete frame in the input buffer, then flushes the outbox.
 //
 // Hot path: frames are scanned in place from gnet's buffer (Peek/Discard);
 // relayed frames are appended to other peers' outboxes by the handler;
@@ -167,8 +270,11 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	e := h.e
 	if c.InboundBuffered() > 0 {
 		st.lastRecv.Store(e.now())
-		if a := h.readFrames(st, c); a != gnet.None {
-			return a
+		buf, _ := c.Peek(-1)
+		// gnet's Discard(n) with n <= 0 discards everything buffered: a
+		// partial frame would be lost and the stream desynchronized.
+		if n := e.consume(st, buf); n > 0 {
+			_, _ = c.Discard(n)
 		}
 	}
 	if st.peer.Load() != nil {
@@ -177,23 +283,39 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
-func (h *handler) readFrames(st *connState, c gnet.Conn) gnet.Action {
-	e := h.e
-	buf, _ := c.Peek(-1)
+// consume handles every complete frame at the start of buf and returns
+// the bytes consumed; the rest is a partial frame, or the connection is
+// closing. Both transports read through it: the gnet loop from its input
+// buffer, the TLS reader from its own.
+//
+// Hot path: one Scan per frame over the buffer in place, no allocation.
+func (e *Engine) consume(st *connState, buf []byte) int {
 	consumed := 0
 	var framesIn int
-	for len(buf) > 0 && st.stage.Load() != stageClosing {
+	for len(buf) > 0 {
+		stage := st.stage.Load()
+		if stage == stageClosing {
+			break
+		}
 		f, need, err := frame.Scan(buf, &e.opts.Limits)
 		if err != nil {
-			st.fail(frame.CodeProtocol, "bad frame header", err)
+			e.scanFailed(st, err)
+			break
+		}
+		if stage != stageUp && max(f.Len(), len(buf)+need) > e.opts.MaxHandshakeFrame {
+			// A stranger may not make this node buffer a MaxFrame-sized
+			// hello on each of MaxHandshakes connections.
+			if st.fail(frame.CodeLimit, fmt.Sprintf("handshake frame larger than the limit of %d bytes", e.opts.MaxHandshakeFrame), nil) {
+				e.countLimit(LimitFrame)
+			}
 			break
 		}
 		if need > 0 {
 			break
 		}
-		if st.stage.Load() == stageUp {
+		if stage == stageUp {
 			framesIn++
-			if !h.handleFrame(st, f) {
+			if !e.handleFrame(st, f) {
 				consumed += f.Len()
 				break
 			}
@@ -208,17 +330,29 @@ func (h *handler) readFrames(st *connState, c gnet.Conn) gnet.Action {
 		p.framesIn.Add(uint64(framesIn))
 		p.bytesIn.Add(uint64(consumed))
 	}
-	// gnet's Discard(n) with n <= 0 discards everything buffered: a partial
-	// frame would be lost and the stream desynchronized.
-	if consumed > 0 {
-		_, _ = c.Discard(consumed)
+	return consumed
+}
+
+// scanFailed closes a connection whose next frame header is invalid: with
+// error(limit) for a frame or topic over its limit, else error(protocol).
+func (e *Engine) scanFailed(st *connState, err error) {
+	switch {
+	case errors.Is(err, frame.ErrFrameTooLarge):
+		if st.fail(frame.CodeLimit, fmt.Sprintf("frame larger than the limit of %d bytes", e.opts.Limits.MaxFrame), err) {
+			e.countLimit(LimitFrame)
+		}
+	case errors.Is(err, frame.ErrTopicTooLong):
+		if st.fail(frame.CodeLimit, fmt.Sprintf("topic longer than the limit of %d bytes", e.opts.Limits.MaxTopic), err) {
+			e.countLimit(LimitTopic)
+		}
+	default:
+		st.fail(frame.CodeProtocol, "bad frame header", err)
 	}
-	return gnet.None
 }
 
 // handleFrame handles one frame of an established connection; false stops
 // reading (the connection is closing).
-func (h *handler) handleFrame(st *connState, f frame.Frame) bool {
+func (e *Engine) handleFrame(st *connState, f frame.Frame) bool {
 	p := st.peer.Load()
 	switch f.Kind() {
 	case frame.KindPing:
@@ -232,25 +366,25 @@ func (h *handler) handleFrame(st *connState, f frame.Frame) bool {
 	case frame.KindPong:
 		// lastRecv was updated for the whole read.
 	case frame.KindBye, frame.KindError:
-		m, err := frame.DecodeReason(f.Body())
-		var rerr error = &RemoteError{Bye: f.Kind() == frame.KindBye, Code: m.Code, Text: string(m.Text)}
-		if err != nil {
-			rerr = &LocalError{Code: frame.CodeProtocol, Text: "bad bye/error frame", Err: err}
-		}
-		st.closeOnce.Do(func() {
-			st.reason.Store(&rerr)
-			st.stage.Store(stageClosing)
-			p.out.close()
-			_ = st.c.Close()
-		})
+		st.remoteClosed(reasonFrame(f))
 		return false
 	case frame.KindHello, frame.KindWelcome, frame.KindAuth:
 		st.fail(frame.CodeProtocol, "handshake frame after the handshake", nil)
 		return false
 	default:
-		h.e.h.Frame(p, f)
+		e.h.Frame(p, f)
 	}
 	return true
+}
+
+// reasonFrame turns a received bye or error frame into the reason the
+// connection closed.
+func reasonFrame(f frame.Frame) error {
+	m, err := frame.DecodeReason(f.Body())
+	if err != nil {
+		return &LocalError{Code: frame.CodeProtocol, Text: "bad bye/error frame", Err: err}
+	}
+	return &RemoteError{Bye: f.Kind() == frame.KindBye, Code: m.Code, Text: string(m.Text)}
 }
 
 // retryDelay is how soon a flush deferred by a full socket is retried:
@@ -286,7 +420,7 @@ func (st *connState) flush() {
 	if !p.out.pending() {
 		return
 	}
-	if st.c.OutboundBuffered() > st.e.opts.SocketHighWater {
+	if st.c.backlog() > st.e.opts.SocketHighWater {
 		st.retrySoon()
 		return
 	}
@@ -295,9 +429,10 @@ func (st *connState) flush() {
 		p.out.give(cs)
 		return
 	}
-	// One writev for the whole batch; gnet copies what the socket does not
-	// take, so the chunks can be recycled at once.
-	w, _ := st.c.Writev(cs)
+	// One writev for the whole batch (gnet copies what the socket does not
+	// take, so the chunks can be recycled at once); the TLS writer writes
+	// it in its own goroutine.
+	w := st.c.writev(cs)
 	p.framesOut.Add(uint64(n))
 	p.bytesOut.Add(uint64(w))
 	st.lastSent.Store(st.e.now())

@@ -41,19 +41,26 @@ type Handler interface {
 }
 
 // Engine runs weir connections on gnet event loops: one engine listens,
-// one dials (gnet's client). Methods are safe for concurrent use.
+// one dials (gnet's client); connections that use TLS run on goroutines
+// instead (tlsconn.go). Methods are safe for concurrent use.
 type Engine struct {
 	opts Options
 	h    Handler
 	log  *slog.Logger
+	tls  *tlsSetup // Options.TLS compiled; nil: plaintext
 
 	cli *gnet.Client
+	// ctx is cancelled when Close starts: it aborts TLS dials and
+	// handshakes in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	ln struct {
 		booted chan gnet.Engine
 		done   chan error
 		addr   net.Addr
 		eng    gnet.Engine
+		tls    net.Listener // the TLS listener, instead of eng
 	}
 
 	mu struct {
@@ -62,16 +69,22 @@ type Engine struct {
 		peers   map[frame.NodeID]*Peer  // established, one per node
 		targets map[string]*dialTarget
 		closed  bool
+		// handshaking counts the inbound connections in their handshake
+		// (connState.inHandshake), for MaxHandshakes.
+		handshaking int
 	}
 
-	stats engineStats
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	stats   engineStats
+	failLog failLog
+	stop    chan struct{}
+	wg      sync.WaitGroup
 }
 
 type engineStats struct {
 	accepted, dials, dialFailures atomic.Uint64
 	failures                      [32]atomic.Uint64 // by ErrCode
+	refused                       [32]atomic.Uint64 // by ErrCode
+	limits                        [numLimits]atomic.Uint64
 }
 
 // dialTarget is an address this node keeps a connection to.
@@ -80,6 +93,7 @@ type dialTarget struct {
 	attempts int
 	timer    *time.Timer
 	conn     *connState // the current attempt or connection
+	tls      *tlsSetup  // nil: plaintext on gnet
 	parked   bool       // a connection dialed by the peer won the duplicate rule
 	parkedOn frame.NodeID
 	removed  bool
@@ -96,6 +110,10 @@ func New(opts Options, h Handler) (*Engine, error) {
 		opts.Loops = runtime.GOMAXPROCS(0)
 	}
 	e := &Engine{opts: opts, h: h, log: opts.Logger, stop: make(chan struct{})}
+	if opts.TLS != nil {
+		e.tls = opts.TLS.compile()
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.mu.conns = make(map[*connState]struct{})
 	e.mu.peers = make(map[frame.NodeID]*Peer)
 	e.mu.targets = make(map[string]*dialTarget)
@@ -130,16 +148,21 @@ func (e *Engine) Options() Options { return e.opts }
 func (e *Engine) now() int64 { return e.opts.Now().UnixNano() }
 
 // Listen starts accepting connections on addr ("host:port"; port 0 picks
-// one) and returns the bound address. An engine listens on one address.
+// one) and returns the bound address. An engine listens on one address:
+// plaintext on gnet, or, with Options.TLS, mutual TLS only.
 func (e *Engine) Listen(addr string) (net.Addr, error) {
 	e.mu.Lock()
 	if e.mu.closed {
 		e.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if e.ln.booted != nil {
+	if e.ln.booted != nil || e.ln.tls != nil {
 		e.mu.Unlock()
 		return nil, errors.New("netio: already listening")
+	}
+	if e.tls != nil {
+		defer e.mu.Unlock()
+		return e.listenTLSLocked(addr)
 	}
 	e.ln.booted = make(chan gnet.Engine, 1)
 	e.ln.done = make(chan error, 1)
@@ -175,12 +198,37 @@ func (e *Engine) Listen(addr string) (net.Addr, error) {
 
 func (e *Engine) listenerBooted(eng gnet.Engine) { e.ln.booted <- eng }
 
+// DialOption configures one dial target (Dial).
+type DialOption func(*dialConfig)
+
+type dialConfig struct{ tls *TLSConfig }
+
+// WithTLS dials with c instead of Options.TLS: a per-peer certificate,
+// CA or pinned names (see TLSConfig.WithPeerNames). WithTLS(nil) dials
+// plaintext.
+func WithTLS(c *TLSConfig) DialOption { return func(d *dialConfig) { d.tls = c } }
+
 // Dial keeps a connection to addr: it connects now (in the background) and
 // reconnects with exponential backoff and jitter whenever the connection
-// is lost, until Undial. Dialing an address twice is a no-op.
-func (e *Engine) Dial(addr string) error {
+// is lost, until Undial. It uses TLS when Options.TLS is set, unless an
+// option says otherwise. Dialing an address twice is a no-op.
+func (e *Engine) Dial(addr string, opts ...DialOption) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("netio: bad address %q: %w", addr, err)
+	}
+	dc := dialConfig{tls: e.opts.TLS}
+	for _, o := range opts {
+		o(&dc)
+	}
+	ts := e.tls
+	if dc.tls != e.opts.TLS {
+		ts = nil
+		if dc.tls != nil {
+			if err := dc.tls.Validate(); err != nil {
+				return err
+			}
+			ts = dc.tls.compile()
+		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -190,7 +238,7 @@ func (e *Engine) Dial(addr string) error {
 	if _, ok := e.mu.targets[addr]; ok {
 		return nil
 	}
-	t := &dialTarget{addr: addr}
+	t := &dialTarget{addr: addr, tls: ts}
 	e.mu.targets[addr] = t
 	e.scheduleLocked(t, 0)
 	return nil
@@ -234,7 +282,12 @@ func (e *Engine) scheduleLocked(t *dialTarget, delay time.Duration) {
 func (e *Engine) dial(t *dialTarget, st *connState) {
 	defer e.wg.Done()
 	e.stats.dials.Add(1)
-	_, err := e.cli.DialContext("tcp", t.addr, st)
+	var err error
+	if t.tls != nil {
+		err = e.dialTLS(t, st) // on success, runs the connection to its end
+	} else {
+		_, err = e.cli.DialContext("tcp", t.addr, st)
+	}
 	if err == nil {
 		return
 	}
@@ -263,22 +316,13 @@ func (e *Engine) retryDelayLocked(t *dialTarget) time.Duration {
 	return d
 }
 
-// addConn registers a new connection; false if the engine is closing.
-func (e *Engine) addConn(st *connState) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.mu.closed {
-		return false
-	}
-	e.mu.conns[st] = struct{}{}
-	return true
-}
-
-// connClosed runs on the connection's loop after gnet closed it.
+// connClosed runs on the connection's owner after the connection closed
+// (gnet's OnClose; the TLS reader once its writer stopped).
 func (e *Engine) connClosed(st *connState, err error) {
 	p := st.peer.Load()
 	e.mu.Lock()
 	delete(e.mu.conns, st)
+	e.handshakeDoneLocked(st)
 	if p != nil && e.mu.peers[p.ID] == p {
 		delete(e.mu.peers, p.ID)
 	}
@@ -339,31 +383,40 @@ type Stats struct {
 	Dials        uint64 `json:"dials"`
 	DialFailures uint64 `json:"dial_failures"`
 	// Failures counts connections this node closed, by error code
-	// (handshake failures, protocol errors, limits, timeouts).
+	// (handshake failures including auth, protocol errors, limits,
+	// timeouts).
 	Failures map[frame.ErrCode]uint64 `json:"failures"`
-	Conns    int                      `json:"conns"`
-	Peers    int                      `json:"peers"`
+	// Refused counts handshakes the peer refused with an error frame (or,
+	// on TLS, an alert: code auth), by the code it sent.
+	Refused map[frame.ErrCode]uint64 `json:"refused"`
+	// Limits counts the times each limit was hit.
+	Limits LimitStats `json:"limits"`
+	// Conns counts open connections (established and in the handshake),
+	// Handshaking the inbound ones in their handshake, Peers the
+	// established ones.
+	Conns       int `json:"conns"`
+	Handshaking int `json:"handshaking"`
+	Peers       int `json:"peers"`
 }
 
 // Stats returns a snapshot of the engine's counters.
 func (e *Engine) Stats() Stats {
 	s := Stats{Accepted: e.stats.accepted.Load(), Dials: e.stats.dials.Load(), DialFailures: e.stats.dialFailures.Load(),
-		Failures: map[frame.ErrCode]uint64{}}
-	for i := range e.stats.failures {
-		if n := e.stats.failures[i].Load(); n > 0 {
-			s.Failures[frame.ErrCode(i)] = n
-		}
-	}
+		Failures: byCode(&e.stats.failures), Refused: byCode(&e.stats.refused), Limits: e.limitStats()}
 	e.mu.Lock()
-	s.Conns, s.Peers = len(e.mu.conns), len(e.mu.peers)
+	s.Conns, s.Handshaking, s.Peers = len(e.mu.conns), e.mu.handshaking, len(e.mu.peers)
 	e.mu.Unlock()
 	return s
 }
 
-func (e *Engine) countFailure(_ *connState, code frame.ErrCode) {
-	if int(code) < len(e.stats.failures) {
-		e.stats.failures[code].Add(1)
+func byCode(c *[32]atomic.Uint64) map[frame.ErrCode]uint64 {
+	m := map[frame.ErrCode]uint64{}
+	for i := range c {
+		if n := c[i].Load(); n > 0 {
+			m[frame.ErrCode(i)] = n
+		}
 	}
+	return m
 }
 
 // housekeeping enforces handshake and keepalive timeouts, pings idle
@@ -380,6 +433,7 @@ func (e *Engine) housekeeping() {
 		case <-t.C:
 		}
 		now := e.now()
+		e.reportSuppressed(now)
 		conns = conns[:0]
 		e.mu.Lock()
 		for st := range e.mu.conns {
@@ -388,7 +442,7 @@ func (e *Engine) housekeeping() {
 		e.mu.Unlock()
 		for _, st := range conns {
 			switch st.stage.Load() {
-			case stageAwaitHello, stageAwaitWelcome:
+			case stageAwaitHello, stageAwaitWelcome, stageAwaitAuth:
 				if now-st.openedAt > int64(e.opts.HandshakeTimeout) {
 					st.fail(frame.CodeTimeout, "handshake not completed in time", ErrHandshakeTime)
 				}
@@ -419,6 +473,10 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.mu.closed = true
+	e.cancel()
+	if e.ln.tls != nil {
+		_ = e.ln.tls.Close() // stop accepting
+	}
 	for _, t := range e.mu.targets {
 		t.removed = true
 		if t.timer != nil {
@@ -442,6 +500,17 @@ func (e *Engine) Close(ctx context.Context) error {
 		st.closeWith(frame.CodeShutdown, "node shutting down")
 	}
 	e.waitConns(ctx)
+	// Past the deadline: close what is left without a goodbye (a TLS
+	// writer may be blocked on a peer that stopped reading).
+	e.mu.Lock()
+	conns = conns[:0]
+	for st := range e.mu.conns {
+		conns = append(conns, st)
+	}
+	e.mu.Unlock()
+	for _, st := range conns {
+		st.c.abort()
+	}
 	close(e.stop)
 	var errs []error
 	if e.ln.eng != (gnet.Engine{}) {

@@ -248,7 +248,7 @@ func TestHandshakeFailures(t *testing.T) {
 		{"wrong-version", hello(5, 9, frame.NodeID{9}), frame.CodeVersion},
 		{"unknown-kind", func() []byte { b := hello(1, 1, frame.NodeID{9}); b[4] = 200; return b }(), frame.CodeProtocol},
 		{"not-hello-first", frame.AppendPing(nil, frame.KindPing, frame.Ping{}), frame.CodeProtocol},
-		{"over-limit", huge, frame.CodeProtocol},
+		{"over-limit", huge, frame.CodeLimit},
 		{"self", hello(1, 1, e.ID()), frame.CodeSelf},
 		{"truncated-then-silence", hello(1, 1, frame.NodeID{9})[:20], frame.CodeTimeout},
 		{"silence", nil, frame.CodeTimeout},
@@ -271,8 +271,9 @@ func TestHandshakeFailures(t *testing.T) {
 		})
 	}
 	s := e.Stats()
-	if s.Failures[frame.CodeProtocol] != 4 || s.Failures[frame.CodeVersion] != 1 || s.Failures[frame.CodeTimeout] != 2 || s.Failures[frame.CodeSelf] != 1 {
-		t.Fatalf("failure counters %v", s.Failures)
+	if s.Failures[frame.CodeProtocol] != 3 || s.Failures[frame.CodeLimit] != 1 || s.Failures[frame.CodeVersion] != 1 ||
+		s.Failures[frame.CodeTimeout] != 2 || s.Failures[frame.CodeSelf] != 1 || s.Limits.FrameSize != 1 {
+		t.Fatalf("failure counters %v, limits %+v", s.Failures, s.Limits)
 	}
 	// A good peer still gets through afterwards.
 	rawHandshake(t, addr, frame.NodeID{42})

@@ -24,7 +24,7 @@ func TestAcceptHello(t *testing.T) {
 		{"forwarding-client", frame.Hello{MinVersion: 1, MaxVersion: 1, ID: other, Role: frame.RoleClient, Features: frame.FeatForwarding}, 0, frame.CodeProtocol},
 	}
 	for _, c := range cases {
-		v, err := acceptHello(self, c.h)
+		v, err := acceptHello(self, 1000, c.h)
 		code := frame.CodeOK
 		if err != nil {
 			code = err.code
@@ -33,14 +33,25 @@ func TestAcceptHello(t *testing.T) {
 			t.Errorf("%s: version %d code %v, want %d %v", c.name, v, code, c.wantV, c.wantCode)
 		}
 	}
-	if err := acceptWelcome(self, frame.Welcome{Version: 2, ID: other}); err == nil || err.code != frame.CodeVersion {
+	if err := acceptWelcome(self, 1000, frame.Welcome{Version: 2, ID: other}); err == nil || err.code != frame.CodeVersion {
 		t.Errorf("welcome v2: %v", err)
 	}
-	if err := acceptWelcome(self, frame.Welcome{Version: 1, ID: self}); err == nil || err.code != frame.CodeSelf {
+	if err := acceptWelcome(self, 1000, frame.Welcome{Version: 1, ID: self}); err == nil || err.code != frame.CodeSelf {
 		t.Errorf("welcome self: %v", err)
 	}
-	if err := acceptWelcome(self, frame.Welcome{Version: 1, ID: other}); err != nil {
+	if err := acceptWelcome(self, 1000, frame.Welcome{Version: 1, ID: other}); err != nil {
 		t.Errorf("welcome ok: %v", err)
+	}
+	two := frame.MakeStrList("a", "b")
+	if _, err := acceptHello(self, 1, frame.Hello{MinVersion: 1, MaxVersion: 1, ID: other, Filter: two}); err == nil ||
+		err.code != frame.CodeLimit || err.limit != LimitSubscriptions {
+		t.Errorf("hello over MaxSubscriptions: %v", err)
+	}
+	if err := acceptWelcome(self, 1, frame.Welcome{Version: 1, ID: other, Filter: two}); err == nil || err.code != frame.CodeLimit {
+		t.Errorf("welcome over MaxSubscriptions: %v", err)
+	}
+	if _, err := acceptHello(self, 2, frame.Hello{MinVersion: 1, MaxVersion: 1, ID: other, Filter: two}); err != nil {
+		t.Errorf("hello at MaxSubscriptions: %v", err)
 	}
 }
 

@@ -84,6 +84,44 @@ type Options struct {
 	// peer. Default 4 MiB.
 	SocketHighWater int
 
+	// MaxPeers bounds the connections of this node, established and in
+	// the handshake. An inbound connection beyond it is refused with
+	// error(limit) (on the TLS listener: closed before the TLS handshake,
+	// which would cost more than the refusal). Connections this node dials
+	// count but are never refused: the operator asked for them. Default
+	// 4096.
+	MaxPeers int
+	// MaxHandshakes bounds the inbound connections in the handshake (TLS
+	// and weir's) at once. A new connection beyond it evicts the oldest
+	// one still in its handshake, with error(limit): stalled or garbage
+	// connections cannot keep a good peer out, which completes in one
+	// round trip. Default 256.
+	MaxHandshakes int
+	// MaxHandshakeFrame bounds the frames a connection may send before its
+	// handshake completes (hello, auth): what a stranger can make this node
+	// buffer is MaxHandshakes × MaxHandshakeFrame, not × Limits.MaxFrame.
+	// A larger frame is refused with error(limit). The hello carries the
+	// peer's whole filter, which must fit. Default 4 MiB, or
+	// Limits.MaxFrame if smaller.
+	MaxHandshakeFrame int
+	// MaxSubscriptions bounds the prefixes of a peer's filter in the
+	// handshake; a larger filter is refused with error(limit). The node
+	// enforces the same bound on later subscribe frames
+	// (Peer.CloseLimit). Default 65536.
+	MaxSubscriptions int
+
+	// Secret, when set, is the shared secret of docs/PROTOCOL.md §6.3:
+	// every connection, dialed or accepted, must prove knowledge of it
+	// (HMAC-SHA256 challenge-response; the secret never crosses the wire),
+	// and a peer without it is refused with error(auth) before any of its
+	// frames is accepted. At least MinSecretLen bytes (LoadSecret reads it
+	// from a file). Default: none.
+	Secret []byte
+	// TLS, when set, makes Listen serve mutual TLS (crypto/tls, a reader
+	// and a writer goroutine per connection) instead of plaintext gnet,
+	// and is the default for Dial (see WithTLS). Default: plaintext.
+	TLS *TLSConfig
+
 	// Loops is the number of event loops per engine. Default: GOMAXPROCS.
 	Loops int
 	// Tick is the housekeeping period (keepalive, handshake timeouts,
@@ -98,15 +136,19 @@ type Options struct {
 
 // Defaults.
 const (
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultPingInterval     = 2 * time.Second
-	DefaultPeerTimeout      = 10 * time.Second
-	DefaultRetryInitial     = time.Second
-	DefaultRetryMax         = 30 * time.Second
-	DefaultQueueFrames      = 8192
-	DefaultQueueBytes       = 64 << 20
-	DefaultSocketHighWater  = 4 << 20
-	DefaultTick             = 100 * time.Millisecond
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultPingInterval      = 2 * time.Second
+	DefaultPeerTimeout       = 10 * time.Second
+	DefaultRetryInitial      = time.Second
+	DefaultRetryMax          = 30 * time.Second
+	DefaultQueueFrames       = 8192
+	DefaultQueueBytes        = 64 << 20
+	DefaultSocketHighWater   = 4 << 20
+	DefaultTick              = 100 * time.Millisecond
+	DefaultMaxPeers          = 4096
+	DefaultMaxHandshakes     = 256
+	DefaultMaxSubscriptions  = 65536
+	DefaultMaxHandshakeFrame = 4 << 20
 )
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -137,6 +179,18 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.SocketHighWater == 0 {
 		o.SocketHighWater = DefaultSocketHighWater
+	}
+	if o.MaxPeers == 0 {
+		o.MaxPeers = DefaultMaxPeers
+	}
+	if o.MaxHandshakes == 0 {
+		o.MaxHandshakes = DefaultMaxHandshakes
+	}
+	if o.MaxSubscriptions == 0 {
+		o.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if o.MaxHandshakeFrame == 0 {
+		o.MaxHandshakeFrame = min(DefaultMaxHandshakeFrame, o.Limits.MaxFrame)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -172,6 +226,20 @@ func (o *Options) Validate() error {
 	}
 	if o.Loops < 0 {
 		errs = append(errs, errors.New("netio: negative Loops"))
+	}
+	if o.MaxPeers < 1 || o.MaxHandshakes < 1 || o.MaxSubscriptions < 1 {
+		errs = append(errs, errors.New("netio: MaxPeers, MaxHandshakes and MaxSubscriptions must be positive"))
+	}
+	if o.MaxHandshakeFrame < frame.HeaderSize || o.MaxHandshakeFrame > o.Limits.MaxFrame {
+		errs = append(errs, fmt.Errorf("netio: MaxHandshakeFrame %d outside %d..Limits.MaxFrame (%d)", o.MaxHandshakeFrame, frame.HeaderSize, o.Limits.MaxFrame))
+	}
+	if o.Secret != nil && len(o.Secret) < MinSecretLen {
+		errs = append(errs, fmt.Errorf("netio: Secret shorter than %d bytes", MinSecretLen))
+	}
+	if o.TLS != nil {
+		if err := o.TLS.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -25,6 +25,11 @@ type Peer struct {
 	// FilterVersion is the local filter version (Handler.Filter) that was
 	// sent in the handshake.
 	FilterVersion uint64
+	// TLS reports a connection on the TLS transport; CertName is the name
+	// (DNS SAN, or CN) its peer's certificate was verified under: the
+	// pinned name it matched, or its first name when nothing is pinned.
+	TLS      bool
+	CertName string
 
 	st  *connState
 	out *outbox
@@ -71,7 +76,7 @@ func (p *Peer) result(r pushResult) error {
 		return ErrDropped
 	case pushOverflow:
 		p.overflows.Add(1)
-		p.st.closeWith(frame.CodeLimit, "outbound queue full (policy disconnect)")
+		p.CloseLimit(LimitQueue, "outbound queue full (policy disconnect)")
 		return ErrDropped
 	case pushClosed:
 		return ErrPeerClosed
@@ -79,8 +84,21 @@ func (p *Peer) result(r pushResult) error {
 	return nil
 }
 
-// Close closes the connection with a bye frame carrying code and text.
+// Close closes the connection after the frames already queued, with a
+// final frame carrying code and text: a bye for CodeShutdown, CodeUnpeer
+// and CodeDuplicate, else an error frame, which Stats.Failures counts.
+// Safe anywhere.
 func (p *Peer) Close(code frame.ErrCode, text string) { p.st.closeWith(code, text) }
+
+// CloseLimit closes the connection with error(limit) because the peer hit
+// limit l (for example LimitSubscriptions, which the node checks on
+// subscribe frames against Options.MaxSubscriptions), and counts it in
+// Stats.Limits and Stats.Failures. Safe anywhere.
+func (p *Peer) CloseLimit(l Limit, text string) {
+	if p.st.closeWith(frame.CodeLimit, text) {
+		p.st.e.countLimit(l)
+	}
+}
 
 // PeerStats is a snapshot of a peer's counters.
 type PeerStats struct {

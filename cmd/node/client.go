@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weirio/weir/internal/client"
+	"github.com/weirio/weir/internal/daemon"
 )
 
 const defaultNode, defaultMetrics = "127.0.0.1:9999", "127.0.0.1:9998"
@@ -15,6 +16,7 @@ const defaultNode, defaultMetrics = "127.0.0.1:9999", "127.0.0.1:9998"
 func pubCmd() *cobra.Command {
 	var addr, level string
 	var timeout time.Duration
+	var sec daemon.Security
 	cmd := &cobra.Command{
 		Use:   "pub TOPIC VALUE",
 		Short: "Publish one value on a topic through a running node",
@@ -28,11 +30,16 @@ weir values (Broker's JSON v1 data encoding), for example:
 			if err != nil {
 				return err
 			}
+			opt, err := clientSecurity(sec)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			return client.Publish(ctx, addr, args[0], []byte(args[1]), log)
+			return client.Publish(ctx, addr, args[0], []byte(args[1]), log, opt)
 		},
 	}
+	registerSecurity(cmd, &sec)
 	cmd.Flags().StringVar(&addr, "node", defaultNode, "address of the node")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the node")
 	cmd.Flags().StringVar(&level, "log-level", "warn", "debug, info, warn or error")
@@ -42,6 +49,7 @@ weir values (Broker's JSON v1 data encoding), for example:
 func subCmd() *cobra.Command {
 	var addr, level string
 	var count int
+	var sec daemon.Security
 	cmd := &cobra.Command{
 		Use:   "sub PREFIX",
 		Short: "Print every message on a topic prefix as a JSON line",
@@ -51,11 +59,16 @@ func subCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opt, err := clientSecurity(sec)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := signalContext()
 			defer cancel()
-			return client.Subscribe(ctx, addr, args[0], count, os.Stdout, log)
+			return client.Subscribe(ctx, addr, args[0], count, os.Stdout, log, opt)
 		},
 	}
+	registerSecurity(cmd, &sec)
 	cmd.Flags().StringVar(&addr, "node", defaultNode, "address of the node")
 	cmd.Flags().IntVar(&count, "count", 0, "exit after this many messages (0: run until Ctrl-C)")
 	cmd.Flags().StringVar(&level, "log-level", "warn", "debug, info, warn or error")

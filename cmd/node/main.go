@@ -7,6 +7,13 @@
 //	weir-node pub TOPIC VALUE      # VALUE in the JSON form of frame values
 //	weir-node sub PREFIX
 //	weir-node status
+//	weir-node gen-certs --dir certs --names manager,worker-1   # a dev CA and node certificates
+//
+// Security (README, "Secure deployment"): --tls-cert, --tls-key and
+// --tls-ca make a node (or the pub and sub clients) use mutual TLS only,
+// --tls-peer-name pins the names peer certificates may carry, and
+// --secret-file makes every peer prove a shared secret; a layout sets the
+// same per node (tls_cert, tls_key, tls_ca, tls_peer_names, secret_file).
 //
 // Flags and subcommands come from github.com/spf13/cobra (the de facto
 // standard for Go command lines; --help on every command for free).
@@ -57,6 +64,6 @@ embedded default: peering on 127.0.0.1:9999, metrics on 127.0.0.1:9998, data in
 		RunE:          func(cmd *cobra.Command, _ []string) error { return runStandalone(o) },
 	}
 	o.register(root)
-	root.AddCommand(pubCmd(), subCmd(), statusCmd(), runCmd(), clusterCmd())
+	root.AddCommand(pubCmd(), subCmd(), statusCmd(), runCmd(), clusterCmd(), genCertsCmd())
 	return root
 }

@@ -106,6 +106,9 @@ func TestBinaryRejectsBadInput(t *testing.T) {
 		{[]string{"pub", "t"}, "accepts 2 arg(s)"},
 		{[]string{"pub", "t", "42", "--node", "127.0.0.1:1", "--timeout", "1s"}, "bad value"},
 		{[]string{"status", "--metrics", "127.0.0.1:1"}, "cannot reach node metrics"},
+		{[]string{"--tls-cert", "x.pem"}, "TLS needs a certificate, its key and a CA file"},
+		{[]string{"--secret-file", filepath.Join(dir, "missing")}, "cannot use --secret-file"},
+		{[]string{"gen-certs", "--dir", dir}, `required flag(s) "names" not set`},
 	}
 	for _, c := range cases {
 		out, err := exec.Command(binary, c.args...).CombinedOutput()

@@ -13,6 +13,7 @@ type standaloneFlags struct {
 	name, listen, metrics, dataDir, logDir, policy, logLevel string
 	peers, subscribe                                         []string
 	forwarding                                               bool
+	security                                                 daemon.Security
 }
 
 func (o *standaloneFlags) register(cmd *cobra.Command) {
@@ -28,6 +29,7 @@ func (o *standaloneFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&o.forwarding, "forwarding", false, "relay messages between peers")
 	f.StringVar(&o.policy, "policy", "drop_oldest", "backpressure policy: drop_oldest, drop_newest or disconnect")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	registerSecurity(cmd, &o.security)
 }
 
 func runStandalone(o standaloneFlags) error {
@@ -40,7 +42,7 @@ func runStandalone(o standaloneFlags) error {
 		return err
 	}
 	cfg := daemon.Config{Listen: o.listen, Metrics: o.metrics, DataDir: o.dataDir, LogDir: o.logDir,
-		Peers: o.peers, Subscribe: o.subscribe}
+		Peers: o.peers, Subscribe: o.subscribe, Security: o.security}
 	cfg.Node.Name, cfg.Node.Forwarding, cfg.Node.Net.Policy = o.name, o.forwarding, pol
 	ctx, cancel := signalContext()
 	defer cancel()

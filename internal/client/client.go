@@ -16,13 +16,25 @@ import (
 	"time"
 
 	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/netio"
 	"github.com/weirio/weir/node"
 )
 
+// Option configures the client node.
+type Option func(*node.Options)
+
+// WithNet sets the client's transport options: TLS and the shared secret
+// a secured node requires (daemon.Security.Apply fills them).
+func WithNet(o netio.Options) Option { return func(n *node.Options) { n.Net = o } }
+
 // connect starts a client node, peers with addr and waits for the
 // connection.
-func connect(ctx context.Context, addr string, prefixes []string, fn func(node.Message), log *slog.Logger) (*node.Node, error) {
-	n, err := node.New(node.Options{Name: "weir-client", Role: frame.RoleClient, Logger: log})
+func connect(ctx context.Context, addr string, prefixes []string, fn func(node.Message), log *slog.Logger, opts []Option) (*node.Node, error) {
+	o := node.Options{Name: "weir-client", Role: frame.RoleClient, Logger: log}
+	for _, f := range opts {
+		f(&o)
+	}
+	n, err := node.New(o)
 	if err != nil {
 		return nil, err
 	}
@@ -51,12 +63,12 @@ func connect(ctx context.Context, addr string, prefixes []string, fn func(node.M
 
 // Publish publishes value (in the JSON form of frame values) on topic via
 // the node at addr.
-func Publish(ctx context.Context, addr, topic string, valueJSON []byte, log *slog.Logger) error {
+func Publish(ctx context.Context, addr, topic string, valueJSON []byte, log *slog.Logger, opts ...Option) error {
 	v, err := frame.ParseJSON(valueJSON, nil)
 	if err != nil {
 		return fmt.Errorf("bad value (want the JSON form, e.g. {\"@data-type\":\"count\",\"data\":42}): %w", err)
 	}
-	n, err := connect(ctx, addr, nil, nil, log)
+	n, err := connect(ctx, addr, nil, nil, log, opts)
 	if err != nil {
 		return err
 	}
@@ -101,7 +113,7 @@ func Format(m node.Message) (Line, error) {
 
 // Subscribe prints every message on prefix as a JSON line to w until ctx
 // is done or count messages arrived (count 0: no limit).
-func Subscribe(ctx context.Context, addr, prefix string, count int, w io.Writer, log *slog.Logger) error {
+func Subscribe(ctx context.Context, addr, prefix string, count int, w io.Writer, log *slog.Logger, opts ...Option) error {
 	lines := make(chan Line, 1024)
 	n, err := connect(ctx, addr, []string{prefix}, func(m node.Message) {
 		l, err := Format(m)
@@ -114,7 +126,7 @@ func Subscribe(ctx context.Context, addr, prefix string, count int, w io.Writer,
 		default:
 			log.Warn("output too slow: message dropped", "topic", l.Topic)
 		}
-	}, log)
+	}, log, opts)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,9 @@ type Config struct {
 	Subscribe []string
 	// ShutdownGrace bounds the flush at shutdown. Default 5s.
 	ShutdownGrace time.Duration
+	// Security names the TLS and shared-secret files, loaded into
+	// Node.Net at start. Default: plaintext, no authentication.
+	Security Security
 	// Node configures the node itself.
 	Node node.Options
 	// Setup, if set, runs before the node listens (so its subscriptions
@@ -86,6 +89,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Ready)) e
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("cannot create directory: %w", err)
 		}
+	}
+	if err := cfg.Security.Apply(&cfg.Node.Net); err != nil {
+		return err
 	}
 	cfg.Node.Logger = log
 	n, err := node.New(cfg.Node)
@@ -140,7 +146,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Ready)) e
 		}
 	}
 	log.Info("node running", "name", cfg.Node.Name, "listen", addr.String(), "metrics", fmt.Sprint(maddr),
-		"data_dir", cfg.DataDir, "log_dir", cfg.LogDir)
+		"data_dir", cfg.DataDir, "log_dir", cfg.LogDir, "tls", cfg.Node.Net.TLS != nil, "secret", cfg.Node.Net.Secret != nil)
 	if ready != nil {
 		ready(Ready{Node: n, Listen: addr, MetricsAddr: maddr})
 	}

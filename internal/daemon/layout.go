@@ -9,7 +9,8 @@ import (
 
 // FromLayout returns the configuration of node name in layout l: its
 // addresses, directories (data_dir/<name>, log_dir/<name>), role,
-// forwarding and backpressure, and a Setup that makes it a cluster member.
+// forwarding, backpressure, TLS and secret files, and a Setup that makes
+// it a cluster member.
 func FromLayout(l *cluster.Layout, name string) (Config, error) {
 	self, ok := l.Node(name)
 	if !ok {
@@ -23,6 +24,10 @@ func FromLayout(l *cluster.Layout, name string) (Config, error) {
 	cfg.Node.Name, cfg.Node.Role, cfg.Node.Forwarding = name, self.Role, l.Options.Forwarding
 	bp := l.Options.Backpressure
 	cfg.Node.Net.Policy, cfg.Node.Net.QueueFrames, cfg.Node.Net.QueueBytes = bp.Policy, bp.QueueFrames, bp.QueueBytes
+	if t := self.TLS; t != nil {
+		cfg.Security.TLSCert, cfg.Security.TLSKey, cfg.Security.TLSCA, cfg.Security.PeerNames = t.Cert, t.Key, t.CA, t.PeerNames
+	}
+	cfg.Security.SecretFile = self.SecretFile
 	cfg.Setup = func(n *node.Node) (func() map[string]any, func(), error) {
 		m, err := cluster.Start(n, l, name)
 		if err != nil {

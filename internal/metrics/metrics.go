@@ -32,6 +32,7 @@ type Collector struct {
 	framesIn, framesOut, bytesIn, bytesOut *prometheus.Desc
 	dropped, overflows, qFrames, qBytes    *prometheus.Desc
 	failures, accepted, dials, dialFails   *prometheus.Desc
+	refused, limits                        *prometheus.Desc
 	published, delivered, forwarded, dups  *prometheus.Desc
 	handlerPanics                          *prometheus.Desc
 }
@@ -53,6 +54,8 @@ func New(src Source) *Collector {
 		qFrames:       d("peer_queue_frames", "Frames queued for a peer.", "peer"),
 		qBytes:        d("peer_queue_bytes", "Bytes queued for a peer.", "peer"),
 		failures:      d("connection_failures_total", "Connections this node closed, by reason (handshake failures, protocol errors, limits, timeouts).", "code"),
+		refused:       d("handshakes_refused_total", "Handshakes a peer refused (error frame or TLS alert), by the code it sent.", "code"),
+		limits:        d("limit_hits_total", "Times a limit that protects the node was hit (each closed a connection).", "limit"),
 		accepted:      d("connections_accepted_total", "Inbound connections accepted."),
 		dials:         d("dials_total", "Outbound connection attempts."),
 		dialFails:     d("dial_failures_total", "Failed outbound connection attempts."),
@@ -67,7 +70,7 @@ func New(src Source) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.peers, c.subs, c.framesIn, c.framesOut, c.bytesIn, c.bytesOut, c.dropped,
-		c.overflows, c.qFrames, c.qBytes, c.failures, c.accepted, c.dials, c.dialFails, c.published, c.delivered,
+		c.overflows, c.qFrames, c.qBytes, c.failures, c.refused, c.limits, c.accepted, c.dials, c.dialFails, c.published, c.delivered,
 		c.forwarded, c.dups, c.handlerPanics} {
 		ch <- d
 	}
@@ -96,6 +99,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for code, n := range r.Net.Failures {
 		k(c.failures, n, code.String())
+	}
+	for code, n := range r.Net.Refused {
+		k(c.refused, n, code.String())
+	}
+	lim := r.Net.Limits
+	for name, n := range map[string]uint64{"peers": lim.Peers, "handshakes": lim.Handshakes, "subscriptions": lim.Subscriptions,
+		"frame_size": lim.FrameSize, "topic_size": lim.TopicSize, "queue": lim.Queue} {
+		k(c.limits, n, name)
 	}
 	k(c.accepted, r.Net.Accepted)
 	k(c.dials, r.Net.Dials)

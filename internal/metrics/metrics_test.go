@@ -18,7 +18,8 @@ func (f fake) Report() node.Report { return f.r }
 func TestEndpoints(t *testing.T) {
 	r := node.Report{Name: "n", Policy: "drop_oldest",
 		Peers: []node.PeerReport{{Name: "w1", Stats: netio.PeerStats{FramesIn: 5, Dropped: 2, QueuedBytes: 100}}},
-		Net:   netio.Stats{Failures: map[frame.ErrCode]uint64{frame.CodeVersion: 3}}}
+		Net: netio.Stats{Failures: map[frame.ErrCode]uint64{frame.CodeVersion: 3}, Refused: map[frame.ErrCode]uint64{frame.CodeAuth: 4},
+			Limits: netio.LimitStats{Handshakes: 7}}}
 	c := New(fake{r})
 	c.Extra = func() map[string]any { return map[string]any{"pools": "x"} }
 	srv := httptest.NewServer(c.Handler())
@@ -38,6 +39,9 @@ func TestEndpoints(t *testing.T) {
 		`weir_peer_dropped_total{peer="w1",policy="drop_oldest"} 2`,
 		`weir_peer_queue_bytes{peer="w1"} 100`,
 		`weir_connection_failures_total{code="version"} 3`,
+		`weir_handshakes_refused_total{code="auth"} 4`,
+		`weir_limit_hits_total{limit="handshakes"} 7`,
+		`weir_limit_hits_total{limit="queue"} 0`,
 		`weir_peers 1`,
 	} {
 		if !strings.Contains(m, want) {
