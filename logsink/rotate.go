@@ -56,6 +56,10 @@ type RotateOptions struct {
 	// lock, on the goroutine whose call rotated. It should not block for
 	// long (the cmd layer starts a command and returns). Default nil.
 	PostRotate func(path string)
+	// Manual rotates only in MaybeRotate and Close, never inside a Write:
+	// a logger that commits groups of records (Sink) rotates between
+	// groups. Default false.
+	Manual bool
 	// FileMode is the permission of new files. Default 0o644.
 	FileMode fs.FileMode
 }
@@ -200,8 +204,10 @@ func (r *RotatingFile) writeLocked(write func(Writer) error) error {
 		return ErrWriterClosed
 	}
 	now := r.opts.Now()
-	if err := r.maybeRotateLocked(now); err != nil {
-		return err
+	if !r.opts.Manual {
+		if err := r.maybeRotateLocked(now); err != nil {
+			return err
+		}
 	}
 	if r.mu.w == nil {
 		if err := r.openExistingLocked(now); err != nil {
@@ -217,10 +223,37 @@ func (r *RotatingFile) writeLocked(write func(Writer) error) error {
 		r.failLocked()
 		return fmt.Errorf("cannot write: %w", err)
 	}
-	if r.opts.MaxSize > 0 && r.mu.w.Size() >= r.opts.MaxSize {
+	if !r.opts.Manual && r.opts.MaxSize > 0 && r.mu.w.Size() >= r.opts.MaxSize {
 		return r.rotateLocked(now)
 	}
 	return nil
+}
+
+// Extent returns the inode and size of the current file after the last
+// Sync; ok is false when no file is open.
+func (r *RotatingFile) Extent() (inode uint64, size int64, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mu.f == nil || r.mu.w == nil {
+		return 0, 0, false
+	}
+	fi, err := r.mu.f.Stat()
+	if err != nil {
+		return 0, 0, false
+	}
+	return inodeOf(fi), r.mu.w.Size(), true
+}
+
+// abandon closes the file without footer or rotation (after a failure;
+// the next open cuts it back).
+func (r *RotatingFile) abandon() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.closed = true
+	if r.mu.f != nil {
+		_ = r.mu.f.Close()
+		r.mu.f, r.mu.w = nil, nil
+	}
 }
 
 // Sync flushes buffered records and fsyncs the file: the ack point.

@@ -54,6 +54,7 @@ type Node struct {
 	}
 
 	events registry
+	logs   *logs
 
 	status        chan Status
 	statusDropped atomic.Uint64
@@ -93,7 +94,11 @@ func New(opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.stamp.Store(opts.Forwarding)
+	if n.logs, err = newLogs(n, opts.Logs); err != nil {
+		return nil, err
+	}
 	if n.net, err = netio.New(opts.Net, (*handler)(n)); err != nil {
+		_ = n.logs.close()
 		return nil, err
 	}
 	return n, nil
@@ -153,11 +158,17 @@ func (n *Node) CloseContext(ctx context.Context) error {
 	}
 	n.mu.closed = true
 	n.mu.Unlock()
-	err := n.net.Close(ctx)
+	// Logs first, while loggers are still connected: close the open
+	// batches and wait (within ctx) for their acks.
+	var errs []error
+	if err := n.FlushLogs(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, n.net.Close(ctx), n.logs.close())
 	for _, s := range n.allSubs() {
 		s.Unsubscribe()
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // handler adapts Node to netio.Handler without exporting the methods.
@@ -266,6 +277,7 @@ func (h *handler) PeerUp(p *netio.Peer, filter frame.StrList) {
 		}
 	}
 	n.mu.peers[p] = ps
+	n.logs.peerUp(p)
 	key := peerKey(p)
 	kind := StatusPeerAdded
 	if n.mu.lost[key] {
@@ -285,6 +297,7 @@ func (h *handler) PeerDown(p *netio.Peer, reason error) {
 	if p.Role == frame.RoleClient {
 		n.clients.Add(-1)
 	}
+	n.logs.peerDown(p)
 	n.mu.Lock()
 	delete(n.mu.peers, p)
 	key := peerKey(p)
@@ -324,6 +337,10 @@ func (h *handler) Frame(p *netio.Peer, f frame.Frame) {
 		n.routeRemote(p, f)
 	case frame.KindSubscribe:
 		n.peerSubscribe(p, f)
+	case frame.KindLogBatch:
+		n.logs.batchFrame(p, f)
+	case frame.KindLogAck:
+		n.logs.ackFrame(p, f)
 	default:
 		n.stats.unhandled.Add(1)
 	}

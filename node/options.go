@@ -42,6 +42,9 @@ type Options struct {
 	// StatusQueue is the capacity of the Status channel; when full, new
 	// status events are dropped and counted. Default 256.
 	StatusQueue int
+	// Logs configures log streams: batching, shipping to loggers, local
+	// files. Defaults by role, as Zeek (see LogOptions).
+	Logs LogOptions
 	// Net configures the transport (limits, timeouts, queues, policy).
 	// Its Name, Role, Forwarding, Logger and ID are set from this struct.
 	Net netio.Options
@@ -82,6 +85,7 @@ func (o *Options) EnsureDefaults() {
 		o.Net.Logger = o.Logger
 	}
 	o.Net.EnsureDefaults()
+	o.Logs.EnsureDefaults()
 }
 
 // Validate reports options that cannot work.
@@ -99,6 +103,6 @@ func (o *Options) Validate() error {
 	if strings.TrimSpace(o.LocalPrefix) == "" {
 		errs = append(errs, errors.New("node: empty LocalPrefix"))
 	}
-	errs = append(errs, o.Net.Validate())
+	errs = append(errs, o.Net.Validate(), o.Logs.Validate())
 	return errors.Join(errs...)
 }

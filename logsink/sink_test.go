@@ -1,0 +1,112 @@
+package logsink
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/weirio/weir/frame"
+)
+
+// payloadOf encodes recs as one uncompressed payload.
+func payloadOf(t *testing.T, c *Codecs, s Schema, recs [][]frame.Value) Payload {
+	t.Helper()
+	bt, err := NewBatcher(s, &BatcherOptions{MaxRecords: 1 << 20, Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if _, _, err := bt.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := bt.Flush(nil)[0]
+	b, err = c.CompressBatch(nil, b, frame.CodecNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, raw := b.Wire()
+	p, err := ParsePayload(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A batch written but not committed when the logger dies is cut from the
+// file on reopen; a committed one stays and is recognised as a duplicate.
+func TestSinkRecoversToCommitted(t *testing.T) {
+	dir := t.TempDir()
+	c, err := NewCodecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := connSchema()
+	recs := connRecords()
+	a := payloadOf(t, c, s, recs[:1])
+	b := payloadOf(t, c, s, recs[1:])
+	origin := frame.NodeID{1}
+	open := func() *Sink {
+		sk, err := OpenSink(SinkOptions{Rotate: RotateOptions{Dir: dir, Interval: -1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sk
+	}
+	sk := open()
+	if v, err := sk.Write(origin, s.Path, 1, &a); err != nil || v != New {
+		t.Fatal(v, err)
+	}
+	if err := sk.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.Stat(filepath.Join(dir, s.Path+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sk.Write(origin, s.Path, 2, &b); err != nil || v != New {
+		t.Fatal(v, err)
+	}
+	// The process dies after the records reached the file, before Commit.
+	for _, sf := range sk.files {
+		if err := sf.rf.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		sf.rf.abandon()
+	}
+	_ = sk.j.f.Close()
+	if fi, _ := os.Stat(filepath.Join(dir, s.Path+".log")); fi.Size() <= committed.Size() {
+		t.Fatal("uncommitted batch did not reach the file")
+	}
+
+	sk = open()
+	if m := sk.Metrics(); m.Truncated == 0 {
+		t.Fatalf("nothing cut: %+v", m)
+	}
+	if v, _ := sk.Write(origin, s.Path, 1, &a); v != Duplicate {
+		t.Fatalf("committed batch: %v", v)
+	}
+	if v, err := sk.Write(origin, s.Path, 2, &b); err != nil || v != New {
+		t.Fatalf("resent batch: %v %v", v, err)
+	}
+	if err := sk.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Every record once: one rotated file holds a then b.
+	files, _ := filepath.Glob(filepath.Join(dir, s.Path+".*.log"))
+	if len(files) != 1 {
+		t.Fatalf("files %v", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	lines := 0
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" && l[0] != '#' {
+			lines++
+		}
+	}
+	if lines != len(recs) {
+		t.Fatalf("%d record lines, want %d:\n%s", lines, len(recs), data)
+	}
+}

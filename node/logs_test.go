@@ -1,0 +1,106 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/internal/connlog"
+	"github.com/weirio/weir/internal/testutil"
+)
+
+// countIDs reads every conn log file in dir and counts each record id.
+func countIDs(t *testing.T, dir string) map[uint64]int {
+	t.Helper()
+	seen := map[uint64]int{}
+	files, _ := filepath.Glob(filepath.Join(dir, "conn*.log"))
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			fields := strings.Split(line, "\t")
+			id, ok := connlog.RecordID(fields[connlog.ColUID])
+			if !ok {
+				t.Fatalf("%s: bad uid in %q", p, line)
+			}
+			seen[id]++
+		}
+		f.Close()
+	}
+	return seen
+}
+
+// A worker ships records to a logger over loopback; after FlushLogs every
+// record is in the logger's file exactly once, and survives the logger's
+// restart without being duplicated.
+func TestLogsWorkerToLogger(t *testing.T) {
+	dir := t.TempDir()
+	lo := Options{Name: "logger-1", Role: frame.RoleLogger, Logger: testLogger()}
+	lo.Logs.Dir = dir
+	lo.Logs.Rotate.Interval = -1
+	logger, err := New(lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := logger.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wo := Options{Name: "worker-1", Role: frame.RoleWorker, Logger: testLogger()}
+	wo.Logs.Batch.MaxRecords = 100
+	worker, err := New(wo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer worker.Close()
+	if err := worker.Peer(addr.String()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "logger peer", func() bool { return len(worker.Peers()) == 1 })
+	st, err := worker.CreateLog(connlog.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	g := connlog.New(1)
+	var rec []frame.Value
+	for id := uint64(0); id < n; id++ {
+		rec = g.Next(rec, id)
+		if err := st.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A record that does not match the schema is refused.
+	if err := st.Write(rec[:3]); err == nil {
+		t.Fatal("short record accepted")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := worker.FlushLogs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := worker.LogStats(); s.Ship.Acked == 0 || s.Dropped != 0 || s.WireBytes == 0 || s.RawBytes <= s.WireBytes {
+		t.Fatalf("worker stats %+v", s)
+	}
+	if err := logger.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seen := countIDs(t, dir)
+	for id := uint64(0); id < n; id++ {
+		if seen[id] != 1 {
+			t.Fatalf("record %d seen %d times (%d ids in files)", id, seen[id], len(seen))
+		}
+	}
+}
