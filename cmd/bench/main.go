@@ -20,19 +20,35 @@ import (
 	"github.com/weirio/weir/internal/bench"
 )
 
-const usage = `usage: weir-bench pubsub [flags]
+const usage = `usage: weir-bench <scenario> [flags]
 
-Publish/subscribe throughput and latency, in the manner of "nats bench".
-Run "weir-bench pubsub -h" for the flags.
+Scenarios:
+  pubsub   publish/subscribe throughput and latency, in the manner of "nats bench"
+  logs     workers ship conn.log records to loggers that write files
+
+Run "weir-bench <scenario> -h" for its flags.
 `
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "pubsub" {
+	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := pubsub(ctx, os.Args[0], os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	var err error
+	switch os.Args[1] {
+	case "pubsub":
+		err = pubsub(ctx, os.Args[0], os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	case "logs":
+		err = logs(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(os.Stdout, usage)
+		stop()
+		return
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
 	stop()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
