@@ -50,6 +50,7 @@ type Node struct {
 		handshk  []string // the filter sent in handshakes at version
 		lost     map[string]bool
 		unpeered map[string]bool
+		stores   map[string]*Store
 		closed   bool
 	}
 
@@ -156,6 +157,9 @@ func (n *Node) CloseContext(ctx context.Context) error {
 		n.mu.Unlock()
 		return nil
 	}
+	n.mu.Unlock()
+	n.closeStores()
+	n.mu.Lock()
 	n.mu.closed = true
 	n.mu.Unlock()
 	// Logs first, while loggers are still connected: close the open
@@ -337,6 +341,8 @@ func (h *handler) Frame(p *netio.Peer, f frame.Frame) {
 		n.routeRemote(p, f)
 	case frame.KindSubscribe:
 		n.peerSubscribe(p, f)
+	case frame.KindStoreCmd, frame.KindStoreAck, frame.KindStoreNack, frame.KindStoreSnapshot:
+		n.routeRemote(p, f)
 	case frame.KindLogBatch:
 		n.logs.batchFrame(p, f)
 	case frame.KindLogAck:

@@ -63,6 +63,7 @@ type Subscription struct {
 	fn     func(Message)
 	ch     chan Message
 	events bool // feeds the event registry: skips the node's own publishes
+	store  bool // a store's internal subscription: store frames only
 
 	mu      sync.Mutex // orders deliveries to ch with closing it
 	closed  atomic.Bool
@@ -296,8 +297,9 @@ func (n *Node) deliverLocal(b []byte, except *Subscription) {
 		panic("BUG: node: publishing a frame that does not scan: " + err.Error())
 	}
 	var arr [16]*Subscription
+	storeKind := isStoreKind(f.Kind())
 	for _, s := range n.subs.Match(f.Topic(), arr[:0]) {
-		if s != except && !s.events {
+		if s != except && !s.events && s.store == storeKind {
 			n.stats.delivered.Add(1)
 			s.deliver(Message{f: f, lim: &n.opts.Net.Limits})
 		}
@@ -322,7 +324,11 @@ func (n *Node) routeRemote(from *netio.Peer, f frame.Frame) {
 		}
 	}
 	var arr [16]*Subscription
+	storeKind := isStoreKind(f.Kind())
 	for _, s := range n.subs.Match(topic, arr[:0]) {
+		if s.store != storeKind {
+			continue // applications see data and events; stores their frames
+		}
 		n.stats.delivered.Add(1)
 		s.deliver(Message{f: f, lim: &n.opts.Net.Limits})
 	}

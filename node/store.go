@@ -1,0 +1,414 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/kv"
+	"github.com/weirio/weir/kv/repl"
+)
+
+// Store errors.
+var (
+	// ErrMasterExists is returned by AttachMaster when a peer already has
+	// a master for the store name.
+	ErrMasterExists = errors.New("node: a master for this store exists on a peer")
+	// ErrStoreAttached is returned when this node already has the store.
+	ErrStoreAttached = errors.New("node: store already attached on this node")
+	// ErrNotSynced is returned by a clone read before its first snapshot.
+	ErrNotSynced = errors.New("node: clone not synced yet")
+	// ErrStoreClosed is returned by operations on a closed store handle.
+	ErrStoreClosed = errors.New("node: store closed")
+)
+
+// StoreError is a master's refusal of a request, with its error code.
+type StoreError struct {
+	Code frame.ErrCode
+	Text string
+}
+
+func (e *StoreError) Error() string { return fmt.Sprintf("store: %v: %s", e.Code, e.Text) }
+
+// StoreOptions configure a store handle. The zero value means the
+// defaults.
+type StoreOptions struct {
+	// Store configures the kv.Store (value size limits, events).
+	Store kv.Options
+	// Master and Clone configure the replication state machines; Store,
+	// ID, Epoch and Source are set by the node.
+	Master repl.MasterOptions
+	Clone  repl.CloneOptions
+	// Queue bounds the requests waiting for the store goroutine. Past it a
+	// local request fails at once with CodeLimit and a remote one is
+	// answered with CodeLimit. Default 65536.
+	Queue int
+	// Tick drives expiry, heartbeats and retransmissions. Default 50 ms.
+	Tick time.Duration
+	// ExpireBatch bounds the keys expired per tick, so an expiry wave
+	// never stalls writes for long. Default 10,000.
+	ExpireBatch int
+}
+
+func (o *StoreOptions) ensureDefaults() {
+	if o.Queue == 0 {
+		o.Queue = 1 << 16
+	}
+	if o.Tick == 0 {
+		o.Tick = 50 * time.Millisecond
+	}
+	if o.ExpireBatch == 0 {
+		o.ExpireBatch = 10000
+	}
+}
+
+// Store topics: every store lives under "weir/store/<name>/".
+//
+//	weir/store/<name>/m/c        clone → master channel (attach, detach, ack, nack)
+//	weir/store/<name>/m/r/<id>   requests from node <id> to the master
+//	weir/store/<name>/c/all      master → every clone (updates, status)
+//	weir/store/<name>/c/<id>     master → clone <id> (snapshots, resends)
+//	weir/store/<name>/r/<id>     master → node <id>: answers to its requests
+//
+// <id> is the node's 64-bit stamp origin in 16 hex digits.
+const storePrefix = "weir/store/"
+
+func storeTopic(name, sub string) string { return storePrefix + name + "/" + sub }
+
+func idHex(id uint64) string {
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(id >> (56 - 8*i))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func isStoreKind(k frame.Kind) bool {
+	return k == frame.KindStoreCmd || k == frame.KindStoreAck || k == frame.KindStoreNack || k == frame.KindStoreSnapshot
+}
+
+// Store is a handle on a data store attached to this node: as its master
+// (AttachMaster), as a clone (AttachClone) or as a frontend that only
+// sends requests to the master (StoreFrontend). All methods are safe for
+// concurrent use.
+//
+// Mutations go to the master and return once the master applied them (on
+// a clone, the change becomes visible locally when the master's update
+// arrives, as in Broker). Reads on the master go through its goroutine; on
+// a clone they are answered from the local copy at once — stale (see
+// Stale) while the clone is resyncing or has not heard from its master,
+// and ErrNotSynced before its first snapshot (kv/repl's read rule: a read
+// never waits).
+type Store struct {
+	n    *Node
+	name string
+	opts StoreOptions
+	self uint64
+
+	master *storeMaster // master only
+	clone  *storeClone  // clone only
+
+	reqTopic string // frontend and clone: where requests go
+	nextReq  atomic.Uint64
+	pending  sync.Map // request id -> *Future
+	subs     []*Subscription
+	closed   atomic.Bool
+}
+
+// Future is the pending answer of a pipelined request.
+type Future struct {
+	done chan struct{}
+	res  frame.Value
+	err  error
+}
+
+// Wait returns the answer, or ctx's error.
+func (f *Future) Wait(ctx context.Context) (frame.Value, error) {
+	select {
+	case <-f.done:
+		return f.res, f.err
+	case <-ctx.Done():
+		return frame.None, ctx.Err()
+	}
+}
+
+// Done is closed when the answer is in.
+func (f *Future) Done() <-chan struct{} { return f.done }
+
+func (f *Future) resolve(v frame.Value, err error) {
+	f.res, f.err = v, err
+	close(f.done)
+}
+
+func (n *Node) newStore(name string, opts StoreOptions) (*Store, error) {
+	if name == "" || len(name) > frame.MaxNameLen || strings.ContainsAny(name, "/") {
+		return nil, fmt.Errorf("node: bad store name %q", name)
+	}
+	opts.ensureDefaults()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.mu.closed {
+		return nil, ErrClosed
+	}
+	if n.mu.stores == nil {
+		n.mu.stores = map[string]*Store{}
+	}
+	if n.mu.stores[name] != nil {
+		return nil, fmt.Errorf("%w: %q", ErrStoreAttached, name)
+	}
+	s := &Store{n: n, name: name, opts: opts, self: n.origin}
+	s.reqTopic = storeTopic(name, "m/r/"+idHex(n.origin))
+	n.mu.stores[name] = s
+	return s, nil
+}
+
+func (s *Store) forget() {
+	s.n.mu.Lock()
+	if s.n.mu.stores[s.name] == s {
+		delete(s.n.mu.stores, s.name)
+	}
+	s.n.mu.Unlock()
+}
+
+// subscribeStore subscribes an internal handler that receives only store
+// frames.
+func (s *Store) subscribeStore(topic string, fn func(Message)) error {
+	sub, err := s.n.subscribe(topic, fn, nil)
+	if err != nil {
+		return err
+	}
+	sub.store = true
+	s.subs = append(s.subs, sub)
+	return nil
+}
+
+// listenReplies subscribes to this node's answer topic.
+func (s *Store) listenReplies() error {
+	return s.subscribeStore(storeTopic(s.name, "r/"+idHex(s.self)), func(m Message) {
+		switch m.Kind() {
+		case frame.KindStoreAck:
+			a, err := frame.DecodeStoreAck(m.f.Body(), m.lim)
+			if err != nil {
+				return
+			}
+			if f, ok := s.pending.LoadAndDelete(a.Seq); ok {
+				f.(*Future).resolve(a.Result.Value(), nil)
+			}
+		case frame.KindStoreNack:
+			nk, err := frame.DecodeStoreNack(m.f.Body())
+			if err != nil || nk.Code == frame.CodeOK {
+				return
+			}
+			if f, ok := s.pending.LoadAndDelete(nk.First); ok {
+				f.(*Future).resolve(frame.None, &StoreError{Code: nk.Code, Text: string(nk.Text)})
+			}
+		}
+	})
+}
+
+// StoreFrontend returns a handle that sends every operation, reads
+// included, to the store's master over the network (for tools and nodes
+// that keep no copy).
+func (n *Node) StoreFrontend(name string) (*Store, error) {
+	s, err := n.newStore(name, StoreOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.listenReplies(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Do sends cmd to the master without waiting: the pipelined form. The
+// Future carries the answer. On a clone, reads are answered locally.
+func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration) *Future {
+	f := &Future{done: make(chan struct{})}
+	if s.closed.Load() {
+		f.resolve(frame.None, ErrStoreClosed)
+		return f
+	}
+	if expiry < 0 {
+		f.resolve(frame.None, &StoreError{Code: frame.CodeBadRequest, Text: "negative expiry"})
+		return f
+	}
+	if s.master != nil {
+		s.master.local(f, kv.NewCommand(op, key, val, int64(expiry)))
+		return f
+	}
+	if s.clone != nil && isRead(op) {
+		v, err := s.clone.read(op, key, val)
+		f.resolve(v, err)
+		return f
+	}
+	id := s.nextReq.Add(1)
+	s.pending.Store(id, f)
+	err := s.n.publish(s.reqTopic, nil, func(dst []byte, h frame.Header) []byte {
+		return frame.AppendStoreCmd(dst, h, unsafeBytes(s.reqTopic), s.name, op, id, key, val, int64(expiry))
+	})
+	if err != nil {
+		s.pending.Delete(id)
+		f.resolve(frame.None, err)
+	}
+	return f
+}
+
+func isRead(op frame.StoreOp) bool {
+	return op == frame.OpGet || op == frame.OpExists || op == frame.OpKeys || op == frame.OpGetIndex
+}
+
+func (s *Store) do(ctx context.Context, op frame.StoreOp, key, val frame.Value, expiry time.Duration) (frame.Value, error) {
+	return s.Do(op, key, val, expiry).Wait(ctx)
+}
+
+// Put stores val under key; expiry 0 means none.
+func (s *Store) Put(ctx context.Context, key, val frame.Value, expiry time.Duration) error {
+	_, err := s.do(ctx, frame.OpPut, key, val, expiry)
+	return err
+}
+
+// PutUnique stores val under key only if key is absent and reports
+// whether it did.
+func (s *Store) PutUnique(ctx context.Context, key, val frame.Value, expiry time.Duration) (bool, error) {
+	v, err := s.do(ctx, frame.OpPutUnique, key, val, expiry)
+	return err == nil && v.Type() == frame.TypeBool && v.Bool(), err
+}
+
+// Erase removes key.
+func (s *Store) Erase(ctx context.Context, key frame.Value) error {
+	_, err := s.do(ctx, frame.OpErase, key, frame.None, 0)
+	return err
+}
+
+// Add adds val to the value at key (see kv for the types); a missing key
+// starts from val's type's zero value.
+func (s *Store) Add(ctx context.Context, key, val frame.Value, expiry time.Duration) error {
+	_, err := s.do(ctx, frame.OpAdd, key, val, expiry)
+	return err
+}
+
+// Subtract subtracts val from the value at key (see kv).
+func (s *Store) Subtract(ctx context.Context, key, val frame.Value, expiry time.Duration) error {
+	_, err := s.do(ctx, frame.OpSubtract, key, val, expiry)
+	return err
+}
+
+// Clear removes every key.
+func (s *Store) Clear(ctx context.Context) error {
+	_, err := s.do(ctx, frame.OpClear, frame.None, frame.None, 0)
+	return err
+}
+
+// Get returns the value at key; a missing key is an error with code
+// CodeBadRequest... see kv.ErrNotFound; Get reports it as (None, false).
+func (s *Store) Get(ctx context.Context, key frame.Value) (frame.Value, bool, error) {
+	v, err := s.do(ctx, frame.OpGet, key, frame.None, 0)
+	if err != nil {
+		if isNotFound(err) {
+			return frame.None, false, nil
+		}
+		return frame.None, false, err
+	}
+	return v, true, nil
+}
+
+// Exists reports whether key is present.
+func (s *Store) Exists(ctx context.Context, key frame.Value) (bool, error) {
+	v, err := s.do(ctx, frame.OpExists, key, frame.None, 0)
+	return err == nil && v.Type() == frame.TypeBool && v.Bool(), err
+}
+
+// Keys returns the set of keys.
+func (s *Store) Keys(ctx context.Context) (frame.Value, error) {
+	return s.do(ctx, frame.OpKeys, frame.None, frame.None, 0)
+}
+
+// GetIndex returns the element index of the container at key.
+func (s *Store) GetIndex(ctx context.Context, key, index frame.Value) (frame.Value, error) {
+	return s.do(ctx, frame.OpGetIndex, key, index, 0)
+}
+
+// Stale reports whether a clone's reads may be out of date (it is
+// resyncing or has not heard from its master lately). Always false on a
+// master and a frontend.
+func (s *Store) Stale() bool {
+	if s.clone == nil {
+		return false
+	}
+	_, stale := s.clone.status().Serve()
+	return stale
+}
+
+// CloneStatus returns a clone's replication status (zero elsewhere).
+func (s *Store) CloneStatus() repl.Status {
+	if s.clone == nil {
+		return repl.Status{}
+	}
+	return s.clone.status()
+}
+
+// Close detaches the handle: a master stops serving (its backend is
+// closed), a clone detaches from its master. Pending requests fail.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	for _, sub := range s.subs {
+		sub.Unsubscribe()
+	}
+	var err error
+	if s.master != nil {
+		err = s.master.close()
+	}
+	if s.clone != nil {
+		err = s.clone.close()
+	}
+	s.pending.Range(func(k, v any) bool {
+		s.pending.Delete(k)
+		v.(*Future).resolve(frame.None, ErrStoreClosed)
+		return true
+	})
+	s.forget()
+	return err
+}
+
+func isNotFound(err error) bool {
+	var se *StoreError
+	if errors.As(err, &se) {
+		return se.Code == kv.Code(kv.ErrNotFound)
+	}
+	return errors.Is(err, kv.ErrNotFound)
+}
+
+// masterID is a store master's replication id: stable across restarts of
+// a node with the same name, so a restart is told from a second master by
+// its epoch.
+func masterID(nodeName, store string) repl.ID {
+	id := repl.ID(xxhash.Sum64String(nodeName + "\x00" + store))
+	if id == repl.Broadcast {
+		id = 1
+	}
+	return id
+}
+
+// closeStores closes every store handle (node shutdown).
+func (n *Node) closeStores() {
+	n.mu.Lock()
+	stores := make([]*Store, 0, len(n.mu.stores))
+	for _, s := range n.mu.stores {
+		stores = append(stores, s)
+	}
+	n.mu.Unlock()
+	for _, s := range stores {
+		_ = s.Close()
+	}
+}

@@ -1,0 +1,103 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/internal/testutil"
+	"github.com/weirio/weir/kv"
+)
+
+// A master and a clone on two nodes over loopback: the clone syncs, its
+// writes go to the master and come back as updates, arithmetic is done
+// once, bad requests are refused, and a second master is refused.
+func TestStoreMasterClone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := New(Options{Name: "a", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	addr, err := a.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Options{Name: "b", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m, err := a.AttachMaster("hosts", kv.NewMemory(), StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Put(ctx, frame.NewString("before"), frame.NewCount(1), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Peer(addr.String()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "peering", func() bool { return len(b.Peers()) == 1 && len(a.Peers()) == 1 })
+	if _, err := b.AttachMaster("hosts", kv.NewMemory(), StoreOptions{}); !errors.Is(err, ErrMasterExists) {
+		t.Fatalf("second master: %v", err)
+	}
+	c, err := b.AttachClone("hosts", StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(s *Store, k string) (frame.Value, bool) {
+		v, ok, err := s.Get(ctx, frame.NewString(k))
+		if err != nil && !errors.Is(err, ErrNotSynced) {
+			t.Fatal(err)
+		}
+		return v, ok
+	}
+	testutil.WaitFor(t, "clone synced", func() bool { _, ok := get(c, "before"); return ok && !c.Stale() })
+	if err := c.Put(ctx, frame.NewString("k"), frame.NewCount(5), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Add(ctx, frame.NewString("k"), frame.NewCount(2), 0); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "clone sees k=7", func() bool {
+		v, ok := get(c, "k")
+		return ok && v.Type() == frame.TypeCount && v.Count() == 7
+	})
+	if v, ok := get(m, "k"); !ok || v.Count() != 7 {
+		t.Fatalf("master k = %v %v", v, ok)
+	}
+	ins, err := c.PutUnique(ctx, frame.NewString("k"), frame.NewCount(9), 0)
+	if err != nil || ins {
+		t.Fatalf("put_unique on existing key: %v %v", ins, err)
+	}
+	var se *StoreError
+	if err := c.Add(ctx, frame.NewString("k"), frame.NewString("x"), 0); !errors.As(err, &se) {
+		t.Fatalf("add string to count: %v", err)
+	}
+	if err := m.Put(ctx, frame.NewString("tmp"), frame.NewBool(true), 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "tmp expired on the clone", func() bool {
+		_, ok := get(c, "tmp")
+		ok2, _ := m.Exists(ctx, frame.NewString("tmp"))
+		return !ok && !ok2
+	})
+	// Pipelined puts.
+	var fs []*Future
+	for i := range 500 {
+		fs = append(fs, c.Do(frame.OpPut, frame.NewCount(uint64(i)), frame.NewCount(uint64(i)), 0))
+	}
+	for _, f := range fs {
+		if _, err := f.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.WaitFor(t, "clone sees the pipelined puts", func() bool {
+		v, ok, err := c.Get(ctx, frame.NewCount(499))
+		return err == nil && ok && v.Count() == 499
+	})
+}
