@@ -373,6 +373,11 @@ func (n *Node) peerSubscribe(p *netio.Peer, f frame.Frame) {
 		changes = append(changes, router.Change[*netio.Peer]{Op: op, Prefix: string(pre), Sub: p})
 	}
 	n.peers.Apply(changes)
+	if max := n.opts.Net.MaxSubscriptions; max > 0 && m.Op != frame.SubRemove && len(n.peers.Prefixes(p)) > max {
+		n.log.Warn("peer exceeded the subscription limit", "peer", p.Name, "limit", max)
+		p.CloseLimit(netio.LimitSubscriptions, fmt.Sprintf("more than %d subscriptions", max))
+		return
+	}
 	if n.opts.Forwarding || p.Role == frame.RoleClient {
 		n.mu.Lock()
 		n.filterChangedLocked()

@@ -1,0 +1,48 @@
+package node
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/weirio/weir/internal/testutil"
+	"github.com/weirio/weir/netio"
+)
+
+// A peer whose subscriptions grow past MaxSubscriptions after the
+// handshake is disconnected with error(limit) and counted.
+func TestPeerSubscriptionLimit(t *testing.T) {
+	ao := Options{Name: "a", Logger: testLogger()}
+	ao.Net.MaxSubscriptions = 4
+	a, err := New(ao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	addr, err := a.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Options{Name: "b", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Peer(addr.String()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "peering", func() bool { return len(a.Peers()) == 1 })
+	for i := range 3 {
+		if _, err := b.Subscribe(fmt.Sprintf("ok/%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		if _, err := b.Subscribe(fmt.Sprintf("flood/%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.WaitFor(t, "limit hit", func() bool {
+		return a.NetStats().Limits.Subscriptions > 0
+	})
+	_ = netio.LimitSubscriptions
+}
