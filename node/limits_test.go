@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/weirio/weir/internal/testutil"
-	"github.com/weirio/weir/netio"
 )
 
 // A peer whose subscriptions grow past MaxSubscriptions after the
@@ -13,23 +12,7 @@ import (
 func TestPeerSubscriptionLimit(t *testing.T) {
 	ao := Options{Name: "a", Logger: testLogger()}
 	ao.Net.MaxSubscriptions = 4
-	a, err := New(ao)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	addr, err := a.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(Options{Name: "b", Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.Peer(addr.String()); err != nil {
-		t.Fatal(err)
-	}
+	a, b := peeredPair(t, ao)
 	testutil.WaitFor(t, "peering", func() bool { return len(a.Peers()) == 1 })
 	for i := range 3 {
 		if _, err := b.Subscribe(fmt.Sprintf("ok/%d", i)); err != nil {
@@ -44,5 +27,28 @@ func TestPeerSubscriptionLimit(t *testing.T) {
 	testutil.WaitFor(t, "limit hit", func() bool {
 		return a.NetStats().Limits.Subscriptions > 0
 	})
-	_ = netio.LimitSubscriptions
+}
+
+// peeredPair starts node a (options ao) listening on loopback and node b
+// dialing it, and closes both at the end of the test.
+func peeredPair(t *testing.T, ao Options) (a, b *Node) {
+	t.Helper()
+	a, err := New(ao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	addr, err := a.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = New(Options{Name: "b", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.Peer(addr.String()); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }

@@ -17,28 +17,12 @@ import (
 func TestStoreMasterClone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := New(Options{Name: "a", Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	addr, err := a.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(Options{Name: "b", Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := peeredPair(t, Options{Name: "a", Logger: testLogger()})
 	m, err := a.AttachMaster("hosts", kv.NewMemory(), StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Put(ctx, frame.NewString("before"), frame.NewCount(1), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Peer(addr.String()); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, "peering", func() bool { return len(b.Peers()) == 1 && len(a.Peers()) == 1 })
