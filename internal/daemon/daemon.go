@@ -94,6 +94,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Ready)) e
 		return err
 	}
 	cfg.Node.Logger = log
+	if cfg.Node.Logs.Dir == "" {
+		cfg.Node.Logs.Dir = cfg.LogDir // log streams' files (loggers, standalone)
+	}
 	n, err := node.New(cfg.Node)
 	if err != nil {
 		return fmt.Errorf("cannot create node: %w", err)
