@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/weirio/weir/frame"
 )
@@ -109,7 +110,7 @@ func (j *journal) replay(r *bufio.Reader, d *Dedupe) (int64, error) {
 		if n == 0 || n > journalMaxEntry {
 			return good, nil
 		}
-		body = append(body[:0], make([]byte, n)...)
+		body = slices.Grow(body[:0], int(n))[:n]
 		if _, err := io.ReadFull(r, body); err != nil {
 			return good, nil
 		}

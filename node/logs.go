@@ -40,7 +40,7 @@ func (s *LogStream) Write(rec []frame.Value) error {
 		return err
 	}
 	if ok {
-		return s.l.enqueue(b, s.bt)
+		return s.l.enqueue(b)
 	}
 	return nil
 }
@@ -285,8 +285,7 @@ func schemaEq(a, b *logsink.Schema) bool {
 }
 
 // enqueue hands a closed batch to the pump.
-func (l *logs) enqueue(b logsink.Batch, bt *logsink.Batcher) error {
-	_ = bt
+func (l *logs) enqueue(b logsink.Batch) error {
 	select {
 	case l.in <- b:
 		return nil

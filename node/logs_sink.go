@@ -26,6 +26,7 @@ type sinkLoop struct {
 		q     []sinkItem
 		bytes int64
 		busy  bool
+		room  *sync.Cond // broadcast when the queue is taken
 	}
 	wake chan struct{}
 	stop chan struct{}
@@ -65,6 +66,7 @@ func newSinkLoop(l *logs) (*sinkLoop, error) {
 	}
 	s := &sinkLoop{l: l, opts: opts, sink: sink, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
+	s.mu.room = sync.NewCond(&s.mu.Mutex)
 	s.storeMetrics()
 	go s.run()
 	return s, nil
@@ -85,9 +87,14 @@ func (s *sinkLoop) post(p *netio.Peer, f []byte) {
 	s.signal()
 }
 
-// postLocal queues one of this node's own (compressed) batches.
+// postLocal queues one of this node's own (compressed) batches. It is not
+// shed at WriteQueue (nothing would resend it): it waits for room instead,
+// which backs up into the pump's queue and from there blocks writers.
 func (s *sinkLoop) postLocal(origin frame.NodeID, b logsink.Batch) {
 	s.mu.Lock()
+	for len(s.mu.q) > 0 && s.mu.bytes+int64(len(b.Payload)) > s.l.opts.WriteQueue {
+		s.mu.room.Wait()
+	}
 	s.mu.q = append(s.mu.q, sinkItem{local: b, origin: origin})
 	s.mu.bytes += int64(len(b.Payload))
 	s.mu.Unlock()
@@ -143,6 +150,7 @@ func (s *sinkLoop) run() {
 		s.mu.q = s.mu.q[:0]
 		s.mu.bytes = 0
 		s.mu.busy = len(items) > 0
+		s.mu.room.Broadcast()
 		s.mu.Unlock()
 		if len(items) == 0 {
 			continue

@@ -308,8 +308,8 @@ func (s *Store) Clear(ctx context.Context) error {
 	return err
 }
 
-// Get returns the value at key; a missing key is an error with code
-// CodeBadRequest... see kv.ErrNotFound; Get reports it as (None, false).
+// Get returns the value at key; ok is false when the key is missing (the
+// master's kv.ErrNotFound answer).
 func (s *Store) Get(ctx context.Context, key frame.Value) (frame.Value, bool, error) {
 	v, err := s.do(ctx, frame.OpGet, key, frame.None, 0)
 	if err != nil {
