@@ -23,7 +23,7 @@ var (
 	clusterKeys      = []string{"forwarding", "backpressure", "data_dir", "log_dir", "metrics_port"}
 	backpressureKeys = []string{"policy", "queue_frames", "queue_bytes"}
 	nodeKeys         = []string{"name", "role", "host", "port", "weight", "metrics_port",
-		"tls_cert", "tls_key", "tls_ca", "tls_peer_names", "secret_file"}
+		"tls_cert", "tls_key", "tls_ca", "tls_peer_names", "secret_file", "stores", "clones"}
 )
 
 const extPrefix = "x-"
@@ -273,6 +273,23 @@ func (d *decoder) node(i int, e ast.Node, line int, l *Layout) {
 			if good = d.str(f, at, &n.SecretFile); good && n.SecretFile == "" {
 				d.errorAt(at, f.line, "empty secret_file")
 				good = false
+			}
+		case "stores", "clones":
+			var specs []string
+			if good = d.strs(f, at, &specs); good {
+				for _, spec := range specs {
+					s, err := ParseStoreSpec(spec, f.key == "clones")
+					if err != nil {
+						d.errorAt(at, f.line, "%s: %v", f.key, err)
+						good = false
+						continue
+					}
+					if f.key == "clones" {
+						n.Clones = append(n.Clones, s)
+					} else {
+						n.Stores = append(n.Stores, s)
+					}
+				}
 			}
 		}
 		src.record(f.key, f.line, good)

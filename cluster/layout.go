@@ -112,6 +112,12 @@ type Node struct {
 	// secret_file. Either every node has one or none. Default "": no
 	// shared-secret authentication.
 	SecretFile string
+	// Stores are the data stores the node is the master of, Clones those
+	// it keeps a replica of (StoreSpec). YAML: stores, a list of "name"
+	// or "name:backend" (pebble, the default, pebble-nosync or memory;
+	// Pebble data goes to the node's data directory, stores/<name>), and
+	// clones, a list of names. A store has at most one master in a layout.
+	Stores, Clones []StoreSpec
 	// Line is the line of the node's entry in the layout file (0 for a node
 	// not read from a file); errors about the node name it.
 	Line int
@@ -266,6 +272,8 @@ func (e *LayoutError) Error() string {
 //   - a node with some of tls_cert, tls_key and tls_ca but not all, a
 //     tls_peer_names entry that is not a valid node name, TLS or
 //     secret_file on some nodes but not all;
+//   - a stores or clones entry that does not parse (ParseStoreSpec), a
+//     store listed twice on a node, or with a master on two nodes;
 //   - no node list, no manager, or more than one manager;
 //   - an unknown backpressure policy (want drop_oldest, drop_newest or
 //     disconnect), queue bounds below 1, an empty data_dir or log_dir,
@@ -456,6 +464,7 @@ func (v *validator) run() {
 		}
 	}
 	v.security()
+	v.stores()
 	if len(v.l.Nodes) == 0 && v.src == nil { // the decoder reports its own
 		v.add(0, "", "no nodes")
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -98,7 +99,7 @@ nodes:
 		t.Fatalf("nodes = %+v", l.Nodes)
 	}
 	for i := range want.Nodes {
-		if l.Nodes[i] != want.Nodes[i] {
+		if !reflect.DeepEqual(l.Nodes[i], want.Nodes[i]) {
 			t.Errorf("node %d = %+v, want %+v", i, l.Nodes[i], want.Nodes[i])
 		}
 	}
@@ -267,7 +268,7 @@ func TestParseErrors(t *testing.T) {
 			[]wantErr{{3, "", "node #2: missing name"}, {3, "", "node #2: missing role"},
 				{3, "", "node #2: missing host"}, {3, "", "node #2: missing port"}}},
 		{"unknown node key", mgr + "  - {name: w, role: worker, host: h, port: 1, prot: 2}\n",
-			[]wantErr{{3, "w", `unknown key "prot" in a node (want name, role, host, port, weight, metrics_port, tls_cert, tls_key, tls_ca, tls_peer_names or secret_file)`}}},
+			[]wantErr{{3, "w", `unknown key "prot" in a node (want name, role, host, port, weight, metrics_port, tls_cert, tls_key, tls_ca, tls_peer_names, secret_file, stores or clones)`}}},
 		{"unknown cluster key", "cluster:\n  forwardng: true\n" + mgr,
 			[]wantErr{{2, "", `unknown key "forwardng" in cluster (want forwarding, backpressure, data_dir, log_dir or metrics_port)`}}},
 		{"unknown backpressure key", "cluster:\n  backpressure:\n    frames: 1\n" + mgr,

@@ -61,4 +61,25 @@
 // block. A queued subscription (Subscribe) receives owned copies on a
 // channel. Status events (peer added, lost, removed, recovered) arrive on
 // the bounded Status channel. All Node methods are safe for concurrent use.
+//
+// # Data stores
+//
+// AttachMaster makes the node the master of a store over a kv.Backend
+// (memory or Pebble), AttachClone keeps a replica in memory that answers
+// reads locally, and StoreFrontend sends every operation to the master.
+// Each returns a *Store with typed operations (Put, PutUnique, Erase, Add,
+// Subtract, Clear, Get, Exists, Keys, GetIndex) and the pipelined Do,
+// which returns a Future at once. Requests, answers and the replication
+// channel are store frames on topics under "weir/store/<name>/"
+// (docs/PROTOCOL.md §5.6.1–5.6.2); the master replicates with kv/repl, so
+// a clone that falls too far behind resyncs from a snapshot instead of
+// giving up. A clone never waits to read: it serves a stale copy with
+// Stale() set while it has no live master, and ErrNotSynced before its
+// first snapshot. With StoreOptions.Events, each master and clone
+// publishes Broker-style store events (insert, update, erase, expire) on
+// the local topic StoreEventsTopic(name). Limits: Options.MaxStores
+// stores per node (ErrTooManyStores), a bounded request queue per store
+// (StoreOptions.Queue), and key and value sizes (kv.Options) that fit a
+// frame; refusals carry the limit code and are counted in
+// Stats.StoreLimit.
 package node

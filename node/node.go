@@ -71,6 +71,7 @@ type stats struct {
 	published, delivered, forwarded atomic.Uint64
 	duplicates, localTopicIn        atomic.Uint64
 	unhandled, handlerPanics        atomic.Uint64
+	storeLimit                      atomic.Uint64
 }
 
 // New creates a node. It does not listen or dial until told to.

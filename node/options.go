@@ -42,6 +42,10 @@ type Options struct {
 	// StatusQueue is the capacity of the Status channel; when full, new
 	// status events are dropped and counted. Default 256.
 	StatusQueue int
+	// MaxStores bounds the stores (masters, clones and frontends) one node
+	// attaches; past it Attach* and StoreFrontend fail with ErrTooManyStores.
+	// Default 256.
+	MaxStores int
 	// Logs configures log streams: batching, shipping to loggers, local
 	// files. Defaults by role, as Zeek (see LogOptions).
 	Logs LogOptions
@@ -58,6 +62,7 @@ const (
 	DefaultSubQueue     = 1024
 	DefaultDedupeWindow = 4096
 	DefaultStatusQueue  = 256
+	DefaultMaxStores    = 256
 )
 
 // EnsureDefaults fills zero fields.
@@ -76,6 +81,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.StatusQueue == 0 {
 		o.StatusQueue = DefaultStatusQueue
+	}
+	if o.MaxStores == 0 {
+		o.MaxStores = DefaultMaxStores
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -96,6 +104,9 @@ func (o *Options) Validate() error {
 	}
 	if o.DedupeWindow < 64 || o.DedupeWindow > 1<<20 {
 		errs = append(errs, fmt.Errorf("node: DedupeWindow %d out of range [64, 1048576]", o.DedupeWindow))
+	}
+	if o.MaxStores < 1 {
+		errs = append(errs, fmt.Errorf("node: MaxStores %d < 1", o.MaxStores))
 	}
 	if o.PublishWait < 0 {
 		errs = append(errs, errors.New("node: negative PublishWait"))

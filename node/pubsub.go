@@ -361,6 +361,10 @@ type Stats struct {
 	Unhandled    uint64 `json:"unhandled"`
 	// HandlerPanics counts recovered panics of event handlers.
 	HandlerPanics uint64 `json:"handler_panics"`
+	// StoreLimit counts store requests a master refused with the limit
+	// code: its queue was full, or a key or value was over the store's
+	// size limits.
+	StoreLimit uint64 `json:"store_limit"`
 	// Subscriptions is the number of (prefix, subscription) pairs.
 	Subscriptions int `json:"subscriptions"`
 }
@@ -369,5 +373,5 @@ type Stats struct {
 func (n *Node) Stats() Stats {
 	return Stats{Published: n.stats.published.Load(), Delivered: n.stats.delivered.Load(), Forwarded: n.stats.forwarded.Load(),
 		Duplicates: n.stats.duplicates.Load(), LocalTopicIn: n.stats.localTopicIn.Load(), Unhandled: n.stats.unhandled.Load(),
-		HandlerPanics: n.stats.handlerPanics.Load(), Subscriptions: n.subs.Len()}
+		HandlerPanics: n.stats.handlerPanics.Load(), StoreLimit: n.stats.storeLimit.Load(), Subscriptions: n.subs.Len()}
 }

@@ -28,6 +28,9 @@ var (
 	ErrNotSynced = errors.New("node: clone not synced yet")
 	// ErrStoreClosed is returned by operations on a closed store handle.
 	ErrStoreClosed = errors.New("node: store closed")
+	// ErrTooManyStores is returned when attaching one more store would
+	// exceed Options.MaxStores.
+	ErrTooManyStores = errors.New("node: too many stores")
 )
 
 // StoreError is a master's refusal of a request, with its error code.
@@ -41,8 +44,18 @@ func (e *StoreError) Error() string { return fmt.Sprintf("store: %v: %s", e.Code
 // StoreOptions configure a store handle. The zero value means the
 // defaults.
 type StoreOptions struct {
-	// Store configures the kv.Store (value size limits, events).
+	// Store configures the kv.Store: key and value size limits (a zero
+	// MaxValueSize becomes the smaller of kv's default and what fits in
+	// one frame under the node's frame limit, so every update and snapshot
+	// chunk can be sent), and an OnEvent hook of the caller's own.
 	Store kv.Options
+	// Events publishes the store's changes to local subscribers of
+	// StoreEventsTopic(name): events "insert" (store, key, value, expiry),
+	// "update" (store, key, old, new, expiry), "erase" (store, key) and
+	// "expire" (store, key), as Broker's store events; expiry is an
+	// absolute timestamp, or none. Off by default: it costs a read of the
+	// previous value on every put.
+	Events bool
 	// Master and Clone configure the replication state machines; Store,
 	// ID, Epoch and Source are set by the node.
 	Master repl.MasterOptions
@@ -128,14 +141,24 @@ type Future struct {
 	done chan struct{}
 	res  frame.Value
 	err  error
+
+	owner *Store // a remote request: its entry in owner.pending
+	id    uint64
 }
 
-// Wait returns the answer, or ctx's error.
+// Wait returns the answer, or ctx's error. A Wait that gives up on a
+// request sent to a remote master abandons it: the handle stops tracking
+// it (so requests lost with a crashed master cost no memory), and a later
+// answer is dropped; a later Wait returns the answer only if it arrived
+// before.
 func (f *Future) Wait(ctx context.Context) (frame.Value, error) {
 	select {
 	case <-f.done:
 		return f.res, f.err
 	case <-ctx.Done():
+		if f.owner != nil {
+			f.owner.pending.Delete(f.id)
+		}
 		return frame.None, ctx.Err()
 	}
 }
@@ -153,6 +176,15 @@ func (n *Node) newStore(name string, opts StoreOptions) (*Store, error) {
 		return nil, fmt.Errorf("node: bad store name %q", name)
 	}
 	opts.ensureDefaults()
+	if opts.Store.MaxValueSize == 0 {
+		keys := opts.Store.MaxKeySize
+		if keys == 0 {
+			keys = kv.DefaultMaxKeySize
+		}
+		// Room for the key, the store name and the frame's own fields.
+		opts.Store.MaxValueSize = max(1, min(kv.DefaultMaxValueSize, n.opts.Net.Limits.MaxFrame-keys-4096))
+	}
+	opts.Store.OnEvent = n.storeEventHook(name, opts.Events, opts.Store.OnEvent)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.mu.closed {
@@ -163,6 +195,9 @@ func (n *Node) newStore(name string, opts StoreOptions) (*Store, error) {
 	}
 	if n.mu.stores[name] != nil {
 		return nil, fmt.Errorf("%w: %q", ErrStoreAttached, name)
+	}
+	if len(n.mu.stores) >= n.opts.MaxStores {
+		return nil, fmt.Errorf("%w: %d attached (Options.MaxStores)", ErrTooManyStores, len(n.mu.stores))
 	}
 	s := &Store{n: n, name: name, opts: opts, self: n.origin}
 	s.reqTopic = storeTopic(name, "m/r/"+idHex(n.origin))
@@ -251,6 +286,7 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 		return f
 	}
 	id := s.nextReq.Add(1)
+	f.owner, f.id = s, id
 	s.pending.Store(id, f)
 	err := s.n.publish(s.reqTopic, nil, func(dst []byte, h frame.Header) []byte {
 		return frame.AppendStoreCmd(dst, h, unsafeBytes(s.reqTopic), s.name, op, id, key, val, int64(expiry))

@@ -40,7 +40,7 @@ func (n *Node) AttachClone(name string, opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := kv.New(kv.NewMemory(), opts.Store)
+	st, err := kv.New(kv.NewMemory(), s.opts.Store)
 	if err != nil {
 		s.forget()
 		return nil, err

@@ -55,7 +55,7 @@ func (n *Node) AttachMaster(name string, b kv.Backend, opts StoreOptions) (*Stor
 		_ = b.Close()
 		return nil, err
 	}
-	st, err := kv.New(b, opts.Store)
+	st, err := kv.New(b, s.opts.Store)
 	if err != nil {
 		s.forget()
 		_ = b.Close()
@@ -123,6 +123,9 @@ func (sm *storeMaster) local(f *Future, cmd kv.Command) {
 
 func (sm *storeMaster) refuse(it masterItem, code frame.ErrCode, text string) {
 	if it.fut != nil {
+		if code == frame.CodeLimit {
+			sm.s.n.stats.storeLimit.Add(1)
+		}
 		it.fut.resolve(frame.None, &StoreError{Code: code, Text: text})
 		return
 	}
@@ -141,6 +144,9 @@ func (sm *storeMaster) refuse(it masterItem, code frame.ErrCode, text string) {
 }
 
 func (sm *storeMaster) answerNack(topic string, id uint64, code frame.ErrCode, text string) {
+	if code == frame.CodeLimit {
+		sm.s.n.stats.storeLimit.Add(1)
+	}
 	_ = sm.s.n.publish(topic, nil, func(dst []byte, h frame.Header) []byte {
 		return frame.AppendStoreNack(dst, unsafeBytes(topic), frame.StoreNack{Store: []byte(sm.s.name), Code: code, First: id, Last: id, Text: []byte(text)})
 	})
@@ -220,6 +226,10 @@ func (sm *storeMaster) run() {
 func (sm *storeMaster) handle(it *masterItem, now time.Time, lim *frame.Limits) {
 	if it.fut != nil {
 		res, err := sm.exec(it.cmd, now)
+		var se *StoreError
+		if errors.As(err, &se) && se.Code == frame.CodeLimit {
+			sm.s.n.stats.storeLimit.Add(1)
+		}
 		it.fut.resolve(res, err)
 		return
 	}

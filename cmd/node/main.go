@@ -6,6 +6,7 @@
 //	weir-node cluster up --layout cluster.yaml
 //	weir-node pub TOPIC VALUE      # VALUE in the JSON form of frame values
 //	weir-node sub PREFIX
+//	weir-node store put default KEY VALUE   # also get, exists, erase, keys
 //	weir-node status
 //	weir-node gen-certs --dir certs --names manager,worker-1   # a dev CA and node certificates
 //
@@ -57,13 +58,14 @@ func rootCmd() *cobra.Command {
 		Short: "Run a weir node, or talk to a running one",
 		Long: `weir-node runs one weir node. With no arguments it runs a standalone node on the
 embedded default: peering on 127.0.0.1:9999, metrics on 127.0.0.1:9998, data in
-./weir-data, logs in ./weir-logs. No config file is needed.`,
+./weir-data (with a Pebble data store named "default"), logs in ./weir-logs. No
+config file is needed.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return runStandalone(o) },
 	}
 	o.register(root)
-	root.AddCommand(pubCmd(), subCmd(), statusCmd(), runCmd(), clusterCmd(), genCertsCmd())
+	root.AddCommand(pubCmd(), subCmd(), storeCmd(), statusCmd(), runCmd(), clusterCmd(), genCertsCmd())
 	return root
 }

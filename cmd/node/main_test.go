@@ -121,3 +121,63 @@ func TestBinaryRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryStore: weir-node store against a standalone node's default
+// Pebble store, which keeps its data across a restart.
+func TestBinaryStore(t *testing.T) {
+	dir := t.TempDir()
+	dirs := []string{"--data-dir", filepath.Join(dir, "data"), "--log-dir", filepath.Join(dir, "logs")}
+	dirs = append(dirs, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0")
+	addr, _, stop := startNodeStop(t, dirs...)
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(binary, append(append([]string{"store"}, args...), "--node", addr, "--timeout", "60s")...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	must := func(want string, args ...string) {
+		t.Helper()
+		out, err := run(args...)
+		if err != nil || out != want {
+			t.Fatalf("store %v: %v, output %q, want %q", args, err, out, want)
+		}
+	}
+	must("", "put", "default", "greeting", "hello")
+	must("", "put", "default", "n", `{"@data-type":"count","data":42}`, "--expire", "1h")
+	must(`{"@data-type":"string","data":"hello"}`, "get", "default", "greeting")
+	must(`{"@data-type":"count","data":42}`, "get", "default", "n")
+	must(`{"@data-type":"boolean","data":true}`, "exists", "default", "n")
+	must("", "erase", "default", "greeting")
+	must(`{"@data-type":"set","data":[{"@data-type":"string","data":"n"}]}`, "keys", "default")
+	if out, err := run("get", "default", "greeting"); err == nil || !strings.Contains(out, "no such key") {
+		t.Fatalf("get of an erased key: %v %q", err, out)
+	}
+	if out, err := run("get", "nosuch", "k", "--timeout", "2s"); err == nil || !strings.Contains(out, `no answer from the master of store "nosuch"`) {
+		t.Fatalf("get on a store without a master: %v %q", err, out)
+	}
+	stop()
+	addr, _ = startNode(t, dirs...)
+	must(`{"@data-type":"count","data":42}`, "get", "default", "n")
+}
+
+func TestBinaryStoreBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"store", "frob", "default"}, `unknown operation "frob"`},
+		{[]string{"store", "get"}, "want an operation and a store name"},
+		{[]string{"store", "put", "default", "k"}, "put takes 3 arguments after the operation, got 2"},
+		{[]string{"store", "get", "default", "k", "--expire", "1s"}, "--expire applies to put only"},
+		{[]string{"store", "put", "default", "k", "{bad", "--node", "127.0.0.1:1", "--timeout", "1s"}, "bad value"},
+		{[]string{"--store", "a:disk"}, `unknown backend "disk"`},
+		{[]string{"--clone", "a:memory"}, "a clone keeps its copy in memory"},
+	} {
+		out, err := exec.Command(binary, c.args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+			t.Errorf("%v: exit %v, want non-zero", c.args, err)
+		}
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: output %q lacks %q", c.args, out, c.want)
+		}
+	}
+}

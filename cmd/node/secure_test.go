@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,23 +19,37 @@ import (
 // startNode runs the binary with args and returns its peering and metrics
 // addresses, as it logs them. The node is stopped (SIGTERM) at cleanup.
 func startNode(t *testing.T, args ...string) (listen, metrics string) {
+	listen, metrics, _ = startNodeStop(t, args...)
+	return listen, metrics
+}
+
+// startNodeStop is startNode that also returns a function stopping the
+// node (SIGTERM) and failing the test unless it exits cleanly.
+func startNodeStop(t *testing.T, args ...string) (listen, metrics string, stop func()) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("node did not stop on SIGTERM")
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("node exit after SIGTERM: %v", err)
+				}
+			case <-time.After(60 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Error("node did not stop on SIGTERM")
+			}
+		})
+	}
+	t.Cleanup(stop)
 	type addrs struct{ listen, metrics string }
 	found := make(chan addrs, 1)
 	go func() {
@@ -48,11 +63,11 @@ func startNode(t *testing.T, args ...string) (listen, metrics string) {
 	}()
 	select {
 	case a := <-found:
-		return a.listen, a.metrics
-	case <-time.After(30 * time.Second):
+		return a.listen, a.metrics, stop
+	case <-time.After(60 * time.Second):
 		t.Fatal("node did not report its addresses")
 	}
-	return "", ""
+	return "", "", stop
 }
 
 // TestBinarySecure: gen-certs, a node with mutual TLS and a shared secret,

@@ -15,6 +15,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/weirio/weir/cluster"
 	"github.com/weirio/weir/internal/metrics"
 	"github.com/weirio/weir/node"
 )
@@ -36,6 +37,11 @@ type Config struct {
 	Subscribe []string
 	// ShutdownGrace bounds the flush at shutdown. Default 5s.
 	ShutdownGrace time.Duration
+	// Stores are the data stores the node is the master of, Clones those
+	// it keeps a replica of; they are attached before the node listens.
+	// A Pebble store lives in DataDir/stores/<name>. Default (the
+	// standalone node): one Pebble master named "default".
+	Stores, Clones []cluster.StoreSpec
 	// Security names the TLS and shared-secret files, loaded into
 	// Node.Net at start. Default: plaintext, no authentication.
 	Security Security
@@ -52,9 +58,11 @@ type Config struct {
 // command runs a node with it and no config file.
 func Default() Config {
 	return Config{Listen: "127.0.0.1:9999", Metrics: "127.0.0.1:9998", DataDir: "./weir-data", LogDir: "./weir-logs",
-		ShutdownGrace: 5 * time.Second}
+		ShutdownGrace: 5 * time.Second, Stores: []cluster.StoreSpec{{Name: "default", Backend: cluster.BackendPebble}}}
 }
 
+// ensureDefaults fills the zero addresses, directories and grace; a nil
+// Stores stays nil (a layout node has only the stores it lists).
 func (c *Config) ensureDefaults() {
 	d := Default()
 	if c.Listen == "" {
@@ -85,13 +93,13 @@ type Ready struct {
 // ready, if not nil, is called once the node listens.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Ready)) error {
 	cfg.ensureDefaults()
+	if err := cfg.Security.Apply(&cfg.Node.Net); err != nil {
+		return err // before any directory is created
+	}
 	for _, d := range []string{cfg.DataDir, cfg.LogDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("cannot create directory: %w", err)
 		}
-	}
-	if err := cfg.Security.Apply(&cfg.Node.Net); err != nil {
-		return err
 	}
 	cfg.Node.Logger = log
 	if cfg.Node.Logs.Dir == "" {
@@ -114,6 +122,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Ready)) e
 		}
 	}
 	defer stop()
+	if err := attachStores(n, cfg); err != nil {
+		_ = n.Close()
+		return err
+	}
 	for _, p := range cfg.Subscribe {
 		if _, err := n.SubscribeEvents(p); err != nil {
 			_ = n.Close()
@@ -149,7 +161,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(Ready)) e
 		}
 	}
 	log.Info("node running", "name", cfg.Node.Name, "listen", addr.String(), "metrics", fmt.Sprint(maddr),
-		"data_dir", cfg.DataDir, "log_dir", cfg.LogDir, "tls", cfg.Node.Net.TLS != nil, "secret", cfg.Node.Net.Secret != nil)
+		"data_dir", cfg.DataDir, "log_dir", cfg.LogDir, "stores", fmt.Sprint(cfg.Stores), "clones", fmt.Sprint(cfg.Clones), "tls", cfg.Node.Net.TLS != nil, "secret", cfg.Node.Net.Secret != nil)
 	if ready != nil {
 		ready(Ready{Node: n, Listen: addr, MetricsAddr: maddr})
 	}

@@ -9,7 +9,7 @@ import (
 
 // FromLayout returns the configuration of node name in layout l: its
 // addresses, directories (data_dir/<name>, log_dir/<name>), role,
-// forwarding, backpressure, TLS and secret files, and a Setup that makes
+// forwarding, backpressure, TLS and secret files, stores and clones, and a Setup that makes
 // it a cluster member.
 func FromLayout(l *cluster.Layout, name string) (Config, error) {
 	self, ok := l.Node(name)
@@ -28,6 +28,7 @@ func FromLayout(l *cluster.Layout, name string) (Config, error) {
 		cfg.Security.TLSCert, cfg.Security.TLSKey, cfg.Security.TLSCA, cfg.Security.PeerNames = t.Cert, t.Key, t.CA, t.PeerNames
 	}
 	cfg.Security.SecretFile = self.SecretFile
+	cfg.Stores, cfg.Clones = self.Stores, self.Clones
 	cfg.Setup = func(n *node.Node) (func() map[string]any, func(), error) {
 		m, err := cluster.Start(n, l, name)
 		if err != nil {

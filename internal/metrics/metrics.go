@@ -55,7 +55,7 @@ func New(src Source) *Collector {
 		qBytes:        d("peer_queue_bytes", "Bytes queued for a peer.", "peer"),
 		failures:      d("connection_failures_total", "Connections this node closed, by reason (handshake failures, protocol errors, limits, timeouts).", "code"),
 		refused:       d("handshakes_refused_total", "Handshakes a peer refused (error frame or TLS alert), by the code it sent.", "code"),
-		limits:        d("limit_hits_total", "Times a limit that protects the node was hit (each closed a connection).", "limit"),
+		limits:        d("limit_hits_total", "Times a limit that protects the node was hit: a connection closed, or (limit store) a store request refused.", "limit"),
 		accepted:      d("connections_accepted_total", "Inbound connections accepted."),
 		dials:         d("dials_total", "Outbound connection attempts."),
 		dialFails:     d("dial_failures_total", "Failed outbound connection attempts."),
@@ -105,7 +105,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	lim := r.Net.Limits
 	for name, n := range map[string]uint64{"peers": lim.Peers, "handshakes": lim.Handshakes, "subscriptions": lim.Subscriptions,
-		"frame_size": lim.FrameSize, "topic_size": lim.TopicSize, "queue": lim.Queue} {
+		"frame_size": lim.FrameSize, "topic_size": lim.TopicSize, "queue": lim.Queue, "store": r.Stats.StoreLimit} {
 		k(c.limits, n, name)
 	}
 	k(c.accepted, r.Net.Accepted)
