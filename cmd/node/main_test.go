@@ -130,7 +130,8 @@ func TestBinaryStore(t *testing.T) {
 	dirs = append(dirs, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0")
 	addr, _, stop := startNodeStop(t, dirs...)
 	run := func(args ...string) (string, error) {
-		out, err := exec.Command(binary, append(append([]string{"store"}, args...), "--node", addr, "--timeout", "60s")...).CombinedOutput()
+		// --timeout before args: a later --timeout in args wins.
+		out, err := exec.Command(binary, append([]string{"store", "--node", addr, "--timeout", "60s"}, args...)...).CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}
 	must := func(want string, args ...string) {
