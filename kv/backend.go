@@ -25,7 +25,7 @@ type Backend interface {
 	// Iterate calls fn for every key until fn returns false. fn must not
 	// call the backend.
 	Iterate(fn func(key, val []byte, expireAt int64) bool) error
-	// Len returns the number of keys.
+	// Len returns the number of keys (Pebble: by counting them).
 	Len() (int, error)
 	// NextExpiry returns the earliest expiry time of any key; ok is false
 	// when no key has one.
@@ -33,7 +33,9 @@ type Backend interface {
 	// Expire removes up to max keys (max <= 0: all) whose expiry time is
 	// at or before now, earliest first (ties in key byte order), and then
 	// calls fn with each removed key. Its cost is proportional to the
-	// number of keys removed, not to the number of keys stored.
+	// number of keys removed (for Pebble, plus the index entries later
+	// writes made stale, each examined once), not to the number of keys
+	// stored.
 	Expire(now int64, max int, fn func(key []byte)) (n int, err error)
 	// Sync makes every write so far durable (a no-op for memory).
 	Sync() error
@@ -56,4 +58,15 @@ type BackendMetrics struct {
 	Compactions uint64
 	// CompactionErrors counts compactions that failed (Pebble only).
 	CompactionErrors uint64
+}
+
+// GroupCommitter is implemented by backends that can make many writes
+// durable at once (Pebble in Sync mode): between BeginGroup and EndGroup
+// writes are applied and visible but not yet durable, and EndGroup makes
+// all of them durable (one fsync of the write-ahead log) before it
+// returns. A caller that acknowledges writes does so only after EndGroup
+// returned nil. Outside a group, writes behave as the backend's mode says.
+type GroupCommitter interface {
+	BeginGroup()
+	EndGroup() error
 }

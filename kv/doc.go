@@ -104,20 +104,24 @@
 // byte of the Pebble key:
 //
 //	keyspace  Pebble key                                  Pebble value
-//	meta      0x00 'v'                                    u32 BE layout version (1)
-//	meta      0x00 'n'                                    u64 BE number of store keys
+//	meta      0x00 'v'                                    u32 BE layout version (2)
 //	data      0x01 | key encoding                         u64 BE expiry (ns, 0: none) | value encoding
 //	index     0x02 | u64 BE expiry (ns) | key encoding    empty
 //
 // Big-endian expiry times make Pebble's byte order the time order, so the
 // keys due at time now are exactly the index span [0x02, 0x02|BE(now+1)).
-// Every write is one atomic batch: a Put reads the key's record first
-// (bloom filters keep that cheap for new keys) and writes the record, the
-// index entry if the expiry changed (deleting the old one) and the key
-// count together, so the index is exact and a crash at any point leaves a
-// consistent database. Expire walks the due span once, deletes each data
-// key, range-deletes the whole walked index span in one operation and
-// updates the count, all in one batch.
+// Every write is one atomic batch, so a crash at any point leaves a
+// consistent database. A Put is a blind write: it sets the record and,
+// with an expiry, its index entry, without reading the previous record (a
+// read before every write cost four times the write itself). So the index
+// is a superset: every record with an expiry has its entry, and an entry
+// may be stale (the key was rewritten with another expiry, or none). A
+// Delete reads the record and removes it with its current entry. Expire
+// walks the due span once, reads each entry's record and deletes it if it
+// still expires at that time, and range-deletes the whole walked index
+// span in one operation, all in one batch; a stale entry costs one read,
+// once. There is no persisted key count (it would need the read); Len
+// counts the data keyspace. Layout 1 (with a count) is upgraded on open.
 //
 // Space: deleted keys leave tombstones that Pebble drops in its own time.
 // After PebbleOptions.CompactAfter deletions (default 100,000) the backend

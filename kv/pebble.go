@@ -142,11 +142,12 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 // Threading: not safe for concurrent use (see Backend), except that a
 // background goroutine it owns runs compactions; Close stops it.
 type Pebble struct {
-	db     *pebble.DB
-	opts   PebbleOptions
-	wo     *pebble.WriteOptions
-	count  int64
-	closed bool
+	db   *pebble.DB
+	opts PebbleOptions
+	wo   *pebble.WriteOptions
+	// grouped: inside BeginGroup/EndGroup in Sync mode (wo is NoSync).
+	grouped bool
+	closed  bool
 
 	keyBuf, idxBuf, recBuf, getBuf []byte
 
@@ -214,17 +215,20 @@ func (p *Pebble) load() error {
 		if err := p.db.Set(metaVersion, b[:], pebble.Sync); err != nil {
 			return fmt.Errorf("kv: cannot write format version: %w", err)
 		}
+	case len(v) == 4 && binary.BigEndian.Uint32(v) == 1:
+		// Layout 1 kept a key count and an exact index: a valid layout 2
+		// once the count is gone.
+		b := p.db.NewBatch()
+		defer b.Close()
+		var f [4]byte
+		binary.BigEndian.PutUint32(f[:], pebbleFormat)
+		b.Delete(metaCountV1, nil)
+		b.Set(metaVersion, f[:], nil)
+		if err := b.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("kv: cannot upgrade layout 1: %w", err)
+		}
 	case len(v) != 4 || binary.BigEndian.Uint32(v) != pebbleFormat:
 		return fmt.Errorf("kv: %w: unsupported layout version %x", ErrCorrupt, v)
-	}
-	c, ok, err := p.getMeta(metaCount)
-	switch {
-	case err != nil:
-		return err
-	case ok && len(c) != 8:
-		return fmt.Errorf("kv: %w: key count of %d bytes", ErrCorrupt, len(c))
-	case ok:
-		p.count = int64(binary.BigEndian.Uint64(c))
 	}
 	return nil
 }
@@ -259,12 +263,6 @@ func (p *Pebble) record(key []byte) (at int64, val []byte, ok bool, err error) {
 	return at, val, err == nil, err
 }
 
-func (p *Pebble) countBytes(n int64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(n))
-	return b[:]
-}
-
 // Get implements Backend.
 func (p *Pebble) Get(key []byte) ([]byte, int64, bool, error) {
 	if p.closed {
@@ -274,8 +272,11 @@ func (p *Pebble) Get(key []byte) ([]byte, int64, bool, error) {
 	return val, at, ok, err
 }
 
-// Put implements Backend: one batch sets the record, moves the index entry
-// if the expiry changed, and bumps the key count for a new key.
+// Put implements Backend with a blind write: one batch sets the record
+// and, for a key with an expiry, an index entry. It does not read the
+// key's previous record (that read cost four times the write); an index
+// entry the write made stale stays until its time comes, when Expire
+// finds that the record no longer expires then and drops the entry.
 func (p *Pebble) Put(key, val []byte, expireAt int64) error {
 	if p.closed {
 		return ErrClosed
@@ -283,30 +284,17 @@ func (p *Pebble) Put(key, val []byte, expireAt int64) error {
 	if expireAt < 0 {
 		return fmt.Errorf("kv: negative expiry time %d: %w", expireAt, ErrInvalid)
 	}
-	oldAt, _, existed, err := p.record(key)
-	if err != nil {
-		return err
-	}
 	b := p.db.NewBatch()
 	defer b.Close()
-	if existed && oldAt != 0 && oldAt != expireAt {
-		p.idxBuf = appendIndexKey(p.idxBuf[:0], oldAt, key)
-		b.Delete(p.idxBuf, nil)
-	}
-	if expireAt != 0 && (!existed || oldAt != expireAt) {
+	if expireAt != 0 {
 		p.idxBuf = appendIndexKey(p.idxBuf[:0], expireAt, key)
 		b.Set(p.idxBuf, nil, nil)
 	}
+	p.keyBuf = appendDataKey(p.keyBuf[:0], key)
 	p.recBuf = appendRecord(p.recBuf[:0], expireAt, val)
-	b.Set(p.keyBuf, p.recBuf, nil) // p.keyBuf holds the data key since record
-	if !existed {
-		b.Set(metaCount, p.countBytes(p.count+1), nil)
-	}
+	b.Set(p.keyBuf, p.recBuf, nil)
 	if err := b.Commit(p.wo); err != nil {
 		return fmt.Errorf("kv: cannot write: %w", err)
-	}
-	if !existed {
-		p.count++
 	}
 	return nil
 }
@@ -327,11 +315,9 @@ func (p *Pebble) Delete(key []byte) (bool, error) {
 		p.idxBuf = appendIndexKey(p.idxBuf[:0], oldAt, key)
 		b.Delete(p.idxBuf, nil)
 	}
-	b.Set(metaCount, p.countBytes(p.count-1), nil)
 	if err := b.Commit(p.wo); err != nil {
 		return false, fmt.Errorf("kv: cannot delete: %w", err)
 	}
-	p.count--
 	p.deletedKeys(1)
 	return true, nil
 }
@@ -345,13 +331,10 @@ func (p *Pebble) Clear() error {
 	defer b.Close()
 	b.DeleteRange(dataStart, dataEnd, nil)
 	b.DeleteRange(indexStart, indexEnd, nil)
-	b.Set(metaCount, p.countBytes(0), nil)
 	if err := b.Commit(p.wo); err != nil {
 		return fmt.Errorf("kv: cannot clear: %w", err)
 	}
-	n := p.count
-	p.count = 0
-	p.deletedKeys(int(n))
+	p.deletedKeys(max(p.opts.CompactAfter, 1)) // a range deletion: compact now
 	return nil
 }
 
@@ -382,15 +365,27 @@ func (p *Pebble) Iterate(fn func(key, val []byte, expireAt int64) bool) error {
 	return errors.Join(it.Error(), it.Close())
 }
 
-// Len implements Backend from the persisted key count.
+// Len implements Backend by counting the data keyspace: O(keys), so it
+// is for tools and tests, not for a hot path (keeping an exact count
+// would need a read before every write, see Put).
 func (p *Pebble) Len() (int, error) {
 	if p.closed {
 		return 0, ErrClosed
 	}
-	return int(p.count), nil
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+	}
+	return n, errors.Join(it.Error(), it.Close())
 }
 
-// NextExpiry implements Backend: the first key of the index.
+// NextExpiry implements Backend: the first index entry whose record
+// still expires at its time (stale entries before it are skipped, and
+// removed by the next Expire).
 func (p *Pebble) NextExpiry() (int64, bool, error) {
 	if p.closed {
 		return 0, false, ErrClosed
@@ -399,22 +394,29 @@ func (p *Pebble) NextExpiry() (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	var at int64
-	ok := it.First()
-	if ok {
+	for ok := it.First(); ok; ok = it.Next() {
 		p.scanned++
-		at, _, err = decodeIndexKey(it.Key())
+		entryAt, key, err := decodeIndexKey(it.Key())
+		if err != nil {
+			return 0, false, errors.Join(err, it.Close())
+		}
+		at, _, found, err := p.record(key)
+		if err != nil {
+			return 0, false, errors.Join(err, it.Close())
+		}
+		if found && at == entryAt {
+			return at, true, it.Close()
+		}
 	}
-	if err = errors.Join(err, it.Error(), it.Close()); err != nil {
-		return 0, false, err
-	}
-	return at, ok, nil
+	return 0, false, errors.Join(it.Error(), it.Close())
 }
 
 // Expire implements Backend. It walks the index from its start to the
-// first entry after now (or the max-th), deletes each data key in one
-// batch, and deletes the walked index span with a single range deletion
-// in the same batch.
+// first entry after now (or the max-th), reads each entry's record and
+// deletes it in one batch if it still expires at the entry's time (an
+// entry a later Put made stale is just dropped), and deletes the walked
+// index span with a single range deletion in the same batch. It stops
+// after max removals; stale entries do not count (each is walked once).
 func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 	if p.closed {
 		return 0, ErrClosed
@@ -428,18 +430,27 @@ func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 	defer b.Close()
 	var arena []byte
 	var ends []int
+	walked := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		p.scanned++
 		if max > 0 && len(ends) == max {
 			end = append([]byte(nil), it.Key()...)
 			break
 		}
-		_, key, err := decodeIndexKey(it.Key())
+		walked++
+		p.scanned++
+		entryAt, key, err := decodeIndexKey(it.Key())
 		if err != nil {
 			it.Close()
 			return 0, err
 		}
-		p.keyBuf = appendDataKey(p.keyBuf[:0], key)
+		at, _, ok, err := p.record(key) // sets p.keyBuf to the data key
+		if err != nil {
+			it.Close()
+			return 0, err
+		}
+		if !ok || at != entryAt {
+			continue // stale: the key was rewritten or deleted
+		}
 		b.Delete(p.keyBuf, nil)
 		arena = append(arena, key...)
 		ends = append(ends, len(arena))
@@ -447,18 +458,16 @@ func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return 0, err
 	}
-	n := len(ends)
-	if n == 0 {
+	if walked == 0 {
 		return 0, nil
 	}
 	b.DeleteRange(indexStart, end, nil)
-	b.Set(metaCount, p.countBytes(p.count-int64(n)), nil)
 	if err := b.Commit(p.wo); err != nil {
 		return 0, fmt.Errorf("kv: cannot expire: %w", err)
 	}
-	p.count -= int64(n)
+	n := len(ends)
 	p.expired += uint64(n)
-	p.deletedKeys(n)
+	p.deletedKeys(walked)
 	start := 0
 	for _, e := range ends {
 		fn(arena[start:e:e])
@@ -533,6 +542,24 @@ func (p *Pebble) Compact() error {
 	}
 	p.compactions.Add(1)
 	return nil
+}
+
+// BeginGroup implements GroupCommitter: in Sync mode, writes until
+// EndGroup do not wait for the disk. In NoSync mode it does nothing.
+func (p *Pebble) BeginGroup() {
+	if p.opts.Sync == Sync {
+		p.wo, p.grouped = pebble.NoSync, true
+	}
+}
+
+// EndGroup implements GroupCommitter: in Sync mode it makes the group's
+// writes durable with one fsync and returns to syncing every write.
+func (p *Pebble) EndGroup() error {
+	if !p.grouped {
+		return nil
+	}
+	p.wo, p.grouped = pebble.Sync, false
+	return p.Sync()
 }
 
 // Sync implements Backend: it fsyncs the write-ahead log, making every

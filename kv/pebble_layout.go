@@ -13,13 +13,15 @@ const (
 	spaceData  byte = 0x01
 	spaceIndex byte = 0x02
 
-	// pebbleFormat is the layout version stored under metaVersion.
-	pebbleFormat = 1
+	// pebbleFormat is the layout version stored under metaVersion. Layout
+	// 1 also kept a key count under metaCountV1 and an exact index; a
+	// layout 1 database is upgraded when opened.
+	pebbleFormat = 2
 )
 
 var (
 	metaVersion = []byte{spaceMeta, 'v'} // u32 big-endian: pebbleFormat
-	metaCount   = []byte{spaceMeta, 'n'} // u64 big-endian: number of data keys
+	metaCountV1 = []byte{spaceMeta, 'n'} // layout 1: u64 big-endian number of data keys
 
 	dataStart  = []byte{spaceData}
 	dataEnd    = []byte{spaceData + 1}

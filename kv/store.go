@@ -529,6 +529,25 @@ func (s *Store) Sync() error {
 	return s.b.Sync()
 }
 
+// BeginGroup starts a group commit if the backend is a GroupCommitter:
+// the writes of the commands until EndGroup become durable together,
+// when EndGroup returns nil; answer their requesters only then. With
+// other backends it does nothing.
+func (s *Store) BeginGroup() {
+	if g, ok := s.b.(GroupCommitter); ok && !s.closed {
+		g.BeginGroup()
+	}
+}
+
+// EndGroup ends a group commit (see BeginGroup), making its writes
+// durable; an error means they may not be.
+func (s *Store) EndGroup() error {
+	if g, ok := s.b.(GroupCommitter); ok && !s.closed {
+		return g.EndGroup()
+	}
+	return nil
+}
+
 // Metrics returns a snapshot of the Store's counters and its backend's.
 func (s *Store) Metrics() Metrics {
 	m := s.m

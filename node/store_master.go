@@ -29,6 +29,19 @@ type storeMaster struct {
 	wake chan struct{}
 	stop chan struct{}
 	done chan struct{}
+
+	// out holds the answers of the batch being applied: they are sent
+	// once the batch's writes are durable (group commit).
+	out []masterAnswer
+}
+
+// masterAnswer is the answer to one request, sent after its batch commits.
+type masterAnswer struct {
+	fut   *Future // a local request; else reply and id
+	reply string
+	id    uint64
+	res   frame.Value
+	err   error
 }
 
 // masterItem is a request (local: fut set; remote: body and reply topic)
@@ -189,10 +202,14 @@ func (sm *storeMaster) run() {
 		sm.mu.q = sm.mu.q[:0]
 		sm.mu.Unlock()
 		now := time.Now()
+		// Group commit: with Pebble in sync mode the batch's writes reach
+		// the disk with one fsync, and only then are they acknowledged.
+		sm.store.BeginGroup()
 		for i := range items {
 			sm.handle(&items[i], now, &lim)
 			items[i] = masterItem{}
 		}
+		sm.answerAll(sm.store.EndGroup())
 		if sm.m.HasReady() {
 			rd := sm.m.Ready()
 			for i := range rd.Messages {
@@ -226,11 +243,7 @@ func (sm *storeMaster) run() {
 func (sm *storeMaster) handle(it *masterItem, now time.Time, lim *frame.Limits) {
 	if it.fut != nil {
 		res, err := sm.exec(it.cmd, now)
-		var se *StoreError
-		if errors.As(err, &se) && se.Code == frame.CodeLimit {
-			sm.s.n.stats.storeLimit.Add(1)
-		}
-		it.fut.resolve(res, err)
+		sm.out = append(sm.out, masterAnswer{fut: it.fut, res: res, err: err})
 		return
 	}
 	f, _, err := frame.Scan(it.frame, lim)
@@ -259,11 +272,42 @@ func (sm *storeMaster) handle(it *masterItem, now time.Time, lim *frame.Limits) 
 		return
 	}
 	res, err := sm.exec(kv.Command{Op: c.Op, Key: c.Key, Value: c.Value, Expiry: c.Expiry}, now)
-	if err != nil {
-		sm.answerNack(it.reply, c.Seq, kv.Code(err), err.Error())
-		return
+	sm.out = append(sm.out, masterAnswer{reply: it.reply, id: c.Seq, res: res, err: err})
+}
+
+// answerAll sends the answers of a batch whose commit returned commitErr:
+// if the writes may not be durable, requests that succeeded are answered
+// with an internal error instead (their effect may or may not survive a
+// crash, as with any write whose acknowledgement was lost).
+func (sm *storeMaster) answerAll(commitErr error) {
+	if commitErr != nil {
+		sm.s.n.log.Error("store commit failed: answering the batch with errors", "store", sm.s.name, "err", commitErr)
 	}
-	sm.answer(it.reply, c.Seq, res)
+	for i := range sm.out {
+		a := &sm.out[i]
+		if a.err == nil && commitErr != nil {
+			a.err = &StoreError{Code: frame.CodeInternal, Text: "not durable: " + commitErr.Error()}
+		}
+		var se *StoreError
+		errors.As(a.err, &se)
+		switch {
+		case a.fut != nil:
+			if se != nil && se.Code == frame.CodeLimit {
+				sm.s.n.stats.storeLimit.Add(1) // answerNack counts remote ones
+			}
+			a.fut.resolve(a.res, a.err)
+		case a.err != nil:
+			code, text := kv.Code(a.err), a.err.Error()
+			if se != nil {
+				code, text = se.Code, se.Text
+			}
+			sm.answerNack(a.reply, a.id, code, text)
+		default:
+			sm.answer(a.reply, a.id, a.res)
+		}
+		sm.out[i] = masterAnswer{}
+	}
+	sm.out = sm.out[:0]
 }
 
 // exec applies one request and proposes its update.
