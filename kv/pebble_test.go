@@ -239,7 +239,7 @@ func TestPebbleLayout(t *testing.T) {
 	}
 	it.Close()
 	want := []string{
-		"0076=00000002",                               // meta: layout version
+		"0076=00000002", // meta: layout version
 		"0105016b=0102030405060708020700000000000000", // data: key "k" -> expiry, count 7
 		"0105016e=0000000000000000020700000000000000", // data: key "n" -> no expiry, count 7
 		"02010203040506070805016b=",                   // index: expiry, key "k" -> empty
