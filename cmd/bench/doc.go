@@ -11,6 +11,43 @@
 // hand. Results: msgs/s and MB/s at the subscribers, latency percentiles
 // from the payloads' send timestamps, loss, duplicates and reordering.
 //
+//	weir-bench logs --workers N --loggers N --records N --codec s2|zstd|none \
+//	    --batch N [--kill-at F] [--verify] [--json]
+//
+// ships conn.log records from worker nodes (in this process) to logger
+// nodes (child processes) that write files: records/s end to end, wire
+// and file bytes per record, CPU per record.
+//
+//	weir-bench store --clones N --ops N [--window N] [--value-size B] [--sync] \
+//	    [--rate PUTS_PER_S] [--stale-ops N] [--expire-keys N] [--expire-after D] \
+//	    [--expire-batch N] [--cpuprofile FILE [--profile-phase P]] [--json]
+//
+// measures a replicated data store with real nodes in this one process,
+// over TCP on 127.0.0.1: a master node (Pebble backend in a temp dir,
+// NoSync unless --sync), a writer node (role worker) that sends requests
+// through a store frontend, and N clone nodes, all peered with the
+// master. In order: a local baseline (--ops puts straight into a Pebble
+// backend, local_pebble_puts_per_sec); --ops pipelined puts from the
+// writer (puts_per_sec, and puts_vs_local, their ratio to the baseline;
+// target ≥ 0.6); --ops put_uniques of fresh keys, each of which must
+// insert (put_unique_per_sec; target ≥ 100k/s); --ops gets of random keys
+// on one clone, answered locally (gets_per_sec); --stale-ops puts on the
+// master paced at --rate, each carrying its issue time, which every clone
+// compares with the moment the key becomes visible there
+// (staleness_p50_us, _p99_us, _max_us, staleness_rate; target p99 ≤ 10
+// ms at 100k puts/s); and an expiry wave: --expire-keys keys put with
+// expiry --expire-after while the writer's put rate is sampled every
+// --interval, before (puts_before_wave_per_sec) and during the wave
+// (expiry_wave_puts_per_sec, the median interval, and
+// expiry_wave_min_interval_per_sec) until a clone has seen every key
+// expire (expiry_wave_seconds). At the end every clone must hold as many
+// keys as the master (clones_consistent) and no request may have failed
+// (errors), or the exit status is 1. cpu_sec is this process's CPU time
+// over the run. --expire-batch sets the master's keys expired per tick;
+// --cpuprofile with --profile-phase profiles one phase.
+// Every wait is bounded (--stall without progress, --timeout in all), and
+// Ctrl-C stops the run and closes the nodes.
+//
 // Flags use the standard library's flag package: one subcommand does not
 // need a CLI framework. The logic lives in internal/bench.
 package main

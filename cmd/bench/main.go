@@ -25,6 +25,8 @@ const usage = `usage: weir-bench <scenario> [flags]
 Scenarios:
   pubsub   publish/subscribe throughput and latency, in the manner of "nats bench"
   logs     workers ship conn.log records to loggers that write files
+  store    replicated store: puts, put_unique, gets, staleness, expiry wave
+           (master, writer and clones in this process, over loopback TCP)
 
 Run "weir-bench <scenario> -h" for its flags.
 `
@@ -41,6 +43,8 @@ func main() {
 		err = pubsub(ctx, os.Args[0], os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	case "logs":
 		err = logs(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	case "store":
+		err = store(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		stop()

@@ -1,4 +1,5 @@
-// Package bench is the engine of cmd/bench's pubsub benchmark: the payload
+// Package bench is the engine of cmd/bench's scenarios (pubsub, logs,
+// store; see "Other scenarios" for the last two). For pubsub: the payload
 // codec, the subscriber's loss/duplicate/reorder accounting, the three
 // roles (publisher, relay, subscriber) as runnable bodies, the parent that
 // starts them and coordinates them over a line protocol, and the
@@ -40,7 +41,7 @@
 // Config.Window messages unacknowledged by its slowest subscriber. This is
 // the credit scheme NATS's server applies internally by stalling fast
 // producers; --window -1 turns it off and shows the raw behaviour.
-
+//
 // # Processes and bounds
 //
 // The parent (Run) starts roles through a Launcher: Exec runs child
@@ -48,6 +49,25 @@
 // the parent dies); InProcess runs them on goroutines for tests. A run is
 // bounded by Config.Timeout; on timeout, error or cancellation every child
 // is told to stop and killed after a grace period.
+//
+// # Other scenarios
+//
+// RunLogs (logs.go) ships conn.log records from worker nodes to logger
+// nodes (child processes) and measures records/s end to end, wire bytes
+// and CPU per record.
+//
+// RunStore (store*.go) measures a replicated store: a master node over
+// Pebble, a writer node with a frontend and clone nodes, all in one
+// process over loopback TCP. Its phases: a local Pebble put baseline;
+// pipelined puts and put_uniques from the writer; gets on a clone; the
+// staleness of paced puts on the master, seen through the clones'
+// kv.Options.OnEvent; and the writer's put rate while a wave of keys
+// expires. Every key is distinct by construction (a bijection of the
+// index), so the master's final key count is known and each clone's is
+// compared with it. Requests are pipelined by pipe, which keeps up to
+// Window futures in flight and fails a phase when an answer takes longer
+// than Stall; every wait for a condition is bounded by Stall without
+// progress and by the run's Timeout.
 //
 // # Libraries
 //
@@ -61,5 +81,8 @@
 //
 // Tracker is not safe for concurrent use; the subscriber role serializes
 // it with a mutex because its peers may sit on several event loops. Run
-// is called from one goroutine; ProgressFunc is called on it.
+// is called from one goroutine; ProgressFunc is called on it. RunStore
+// likewise; StoreConfig.OnPhase is called on its goroutine, while the
+// clones' event callbacks run on the clones' store goroutines and share
+// only atomics and a mutex-guarded histogram with it.
 package bench

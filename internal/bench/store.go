@@ -1,0 +1,559 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/kv"
+	"github.com/weirio/weir/kv/repl"
+	"github.com/weirio/weir/node"
+)
+
+// Defaults of StoreConfig.
+const (
+	DefaultStoreClones      = 2
+	DefaultStoreOps         = 200_000
+	DefaultStoreWindow      = 1024
+	DefaultStoreValueSize   = 64
+	DefaultStoreRate        = 100_000
+	DefaultStoreStaleOps    = 100_000
+	DefaultStoreExpireAfter = 3 * time.Second
+	DefaultStoreInterval    = 100 * time.Millisecond
+	DefaultStoreBefore      = time.Second
+	DefaultStoreStall       = 30 * time.Second
+	DefaultStoreTimeout     = 10 * time.Minute
+)
+
+// Phases of the store scenario, as passed to StoreConfig.OnPhase.
+const (
+	PhaseLocal     = "local"
+	PhasePuts      = "puts"
+	PhasePutUnique = "put_unique"
+	PhaseGets      = "gets"
+	PhaseStaleness = "staleness"
+	PhaseExpiry    = "expiry"
+)
+
+// storeName is the store the scenario replicates.
+const storeName = "bench"
+
+// Value payload markers: the first byte of every value's string payload.
+// A staleness value carries its issue time in the next 8 bytes.
+const (
+	markPlain = 'v'
+	markStale = 's'
+	minValue  = 9 // a marker and a little-endian int64
+)
+
+// StoreConfig configures the store scenario (RunStore). Zero fields take
+// the defaults in their comments.
+type StoreConfig struct {
+	// Clones is the number of clone nodes. Default 2.
+	Clones int
+	// Ops is the number of operations of each of the local baseline, puts,
+	// put_unique and gets phases. Default 200,000.
+	Ops int
+	// Window bounds the pipelined requests in flight (at most 65,536, the
+	// master's queue). Default 1024.
+	Window int
+	// ValueSize is the length of every value's string payload in bytes, at
+	// least 9. Default 64.
+	ValueSize int
+	// Sync puts the master's Pebble backend in kv.Sync mode (one fsync per
+	// write); default kv.NoSync. The local baseline is always NoSync: it is
+	// the fixed reference of what Pebble does without the network or
+	// durability.
+	Sync bool
+	// Dir is where the run's directory is made. Default os.TempDir().
+	Dir string
+	// Keep keeps the run's directory (StoreResult.Dir) instead of removing it.
+	Keep bool
+	// Rate is the put rate of the staleness phase, per second. Default
+	// 100,000.
+	Rate float64
+	// StaleOps is the number of puts of the staleness phase. Default
+	// min(100,000, Ops).
+	StaleOps int
+	// ExpireKeys keys are put with expiry ExpireAfter for the expiry wave.
+	// Defaults Ops and 3 s.
+	ExpireKeys  int
+	ExpireAfter time.Duration
+	// ExpireBatch is the master's node.StoreOptions.ExpireBatch, the most
+	// keys it expires per tick. Default 0: the node's default.
+	ExpireBatch int
+	// Interval is the sampling interval of the put rate around the expiry
+	// wave. Default 100 ms.
+	Interval time.Duration
+	// Before is how long the put rate is sampled before the expiring keys
+	// are put. Default 1 s.
+	Before time.Duration
+	// Stall bounds every wait that makes no progress: an answer to a
+	// request, peering, a clone's sync or catch-up, the expiry wave.
+	// Default 30 s.
+	Stall time.Duration
+	// Timeout bounds the whole run. Default 10 min.
+	Timeout time.Duration
+	// Seed seeds the key order and the random reads. Default 1.
+	Seed uint64
+	// Log receives the nodes' logs. Default: warnings to stderr.
+	Log *slog.Logger
+	// OnPhase, if set, is called on the run's goroutine as each phase
+	// starts and ends (cmd/bench profiles one phase with it).
+	OnPhase func(phase string, start bool)
+}
+
+// EnsureDefaults fills in zero fields with their defaults.
+func (c *StoreConfig) EnsureDefaults() {
+	if c.Clones == 0 {
+		c.Clones = DefaultStoreClones
+	}
+	if c.Ops == 0 {
+		c.Ops = DefaultStoreOps
+	}
+	if c.Window == 0 {
+		c.Window = DefaultStoreWindow
+	}
+	if c.ValueSize == 0 {
+		c.ValueSize = DefaultStoreValueSize
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultStoreRate
+	}
+	if c.StaleOps == 0 {
+		c.StaleOps = min(DefaultStoreStaleOps, c.Ops)
+	}
+	if c.ExpireKeys == 0 {
+		c.ExpireKeys = c.Ops
+	}
+	if c.ExpireAfter == 0 {
+		c.ExpireAfter = DefaultStoreExpireAfter
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultStoreInterval
+	}
+	if c.Before == 0 {
+		c.Before = DefaultStoreBefore
+	}
+	if c.Stall == 0 {
+		c.Stall = DefaultStoreStall
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultStoreTimeout
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+}
+
+// Validate reports a setting out of range.
+func (c *StoreConfig) Validate() error {
+	switch {
+	case c.Clones < 1:
+		return fmt.Errorf("store: clones %d < 1", c.Clones)
+	case c.Ops < 1 || c.StaleOps < 1 || c.ExpireKeys < 1:
+		return errors.New("store: ops, stale-ops and expire-keys must be positive")
+	case c.Window < 1 || c.Window > 1<<16:
+		return fmt.Errorf("store: window %d out of range [1, 65536]", c.Window)
+	case c.ValueSize < minValue || c.ValueSize > 1<<20:
+		return fmt.Errorf("store: value size %d out of range [%d, 1 MiB]", c.ValueSize, minValue)
+	case !(c.Rate > 0) || math.IsInf(c.Rate, 0):
+		return fmt.Errorf("store: rate %v must be positive", c.Rate)
+	case c.ExpireBatch < 0:
+		return fmt.Errorf("store: expire batch %d < 0", c.ExpireBatch)
+	case c.ExpireAfter < 0 || c.Interval <= 0 || c.Before < 0 || c.Stall <= 0 || c.Timeout <= 0:
+		return errors.New("store: durations must be positive")
+	}
+	return nil
+}
+
+// StoreResult is the store scenario's outcome. Rates are per second; the
+// staleness figures are in microseconds.
+type StoreResult struct {
+	Ops       int    `json:"ops"`
+	Clones    int    `json:"clones"`
+	Window    int    `json:"window"`
+	KeySize   int    `json:"key_size"`
+	ValueSize int    `json:"value_size"`
+	Sync      bool   `json:"sync"`
+	Dir       string `json:"dir,omitempty"` // kept directory
+
+	LocalPebblePutsPerSec float64 `json:"local_pebble_puts_per_sec"`
+	PutsPerSec            float64 `json:"puts_per_sec"`
+	PutsVsLocal           float64 `json:"puts_vs_local"`
+	PutUniquePerSec       float64 `json:"put_unique_per_sec"`
+	GetsPerSec            float64 `json:"gets_per_sec"`
+
+	StaleOps         int     `json:"stale_ops"`
+	StalenessRate    float64 `json:"staleness_rate"`
+	StalenessSamples int64   `json:"staleness_samples"` // over every clone
+	StalenessP50     float64 `json:"staleness_p50_us"`
+	StalenessP99     float64 `json:"staleness_p99_us"`
+	StalenessMax     float64 `json:"staleness_max_us"`
+
+	ExpiryKeys                  int     `json:"expiry_keys"`
+	ExpireAfterSec              float64 `json:"expire_after_sec"`
+	ExpiryInsertSeconds         float64 `json:"expiry_insert_seconds"` // putting the keys (the writer paused)
+	PutsBeforeWavePerSec        float64 `json:"puts_before_wave_per_sec"`
+	ExpiryWavePutsPerSec        float64 `json:"expiry_wave_puts_per_sec"`
+	ExpiryWaveMinIntervalPerSec float64 `json:"expiry_wave_min_interval_per_sec"`
+	ExpiryWaveSeconds           float64 `json:"expiry_wave_seconds"`
+	ExpiryWaveIntervals         int     `json:"expiry_wave_intervals"`
+
+	ExpectedKeys     int   `json:"expected_keys"`
+	MasterKeys       int   `json:"master_keys"`
+	CloneKeys        []int `json:"clone_keys"`
+	ClonesConsistent bool  `json:"clones_consistent"`
+
+	// Errors counts failed requests, put_unique answers other than
+	// inserted, and gets that found nothing; FirstError is the first.
+	Errors     uint64 `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+	// DroppedFrames counts frames the nodes' peer queues dropped
+	// (drop_oldest backpressure); clones recover them by nack or resync.
+	DroppedFrames uint64  `json:"dropped_frames"`
+	Seconds       float64 `json:"seconds"`
+	CPUSec        float64 `json:"cpu_sec"` // this process, user + system, over the whole run
+}
+
+// Clean reports whether every request succeeded, the master holds the
+// keys it should and every clone holds as many.
+func (r *StoreResult) Clean() bool {
+	return r.Errors == 0 && r.ClonesConsistent && r.MasterKeys == r.ExpectedKeys
+}
+
+// storeRun is one run's state. Its methods run on the caller's goroutine
+// unless they say otherwise.
+type storeRun struct {
+	c     StoreConfig
+	res   *StoreResult
+	root  string
+	start time.Time // the staleness clock's zero
+	salt  uint64
+	val   frame.Value // the payload of every plain put
+
+	nodes  []*node.Node // master first
+	m, w   *node.Store  // the master's handle and the writer's frontend
+	clones []*node.Store
+	watch  []*cloneWatch
+
+	errs     atomic.Uint64
+	firstErr struct {
+		sync.Mutex
+		err error
+	}
+}
+
+// RunStore runs the store scenario: a master node (Pebble backend), a
+// writer node with a frontend and c.Clones clone nodes, all in this
+// process and peered with the master over loopback TCP. See cmd/bench's
+// doc for the phases.
+func RunStore(ctx context.Context, c StoreConfig) (*StoreResult, error) {
+	c.EnsureDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	cpu0, t0 := selfCPU(), time.Now()
+	root, err := os.MkdirTemp(c.Dir, "weir-bench-store-")
+	if err != nil {
+		return nil, fmt.Errorf("store: cannot make the run's directory: %w", err)
+	}
+	res := &StoreResult{Ops: c.Ops, Clones: c.Clones, Window: c.Window, ValueSize: c.ValueSize, Sync: c.Sync,
+		StaleOps: c.StaleOps, ExpiryKeys: c.ExpireKeys, ExpireAfterSec: c.ExpireAfter.Seconds()}
+	if c.Keep {
+		res.Dir = root
+	} else {
+		defer os.RemoveAll(root)
+	}
+	payload := make([]byte, c.ValueSize)
+	for i := range payload {
+		payload[i] = 'a' + byte(i%26)
+	}
+	payload[0] = markPlain
+	r := &storeRun{c: c, res: res, root: root, start: t0, salt: rand.New(rand.NewPCG(c.Seed, 0)).Uint64(),
+		val: frame.NewString(string(payload))}
+	res.KeySize = len(frame.AppendValue(nil, r.key(0)))
+	err = r.run(ctx)
+	r.close()
+	if err != nil {
+		return nil, err
+	}
+	res.Errors = r.errs.Load()
+	if e := r.firstError(); e != nil {
+		res.FirstError = e.Error()
+	}
+	res.Seconds = time.Since(t0).Seconds()
+	res.CPUSec = (selfCPU() - cpu0).Seconds()
+	return res, nil
+}
+
+func (r *storeRun) run(ctx context.Context) error {
+	steps := []struct {
+		phase string
+		fn    func(context.Context) error
+	}{
+		{PhaseLocal, r.local},
+		{"", r.startNodes},
+		{PhasePuts, r.puts},
+		{PhasePutUnique, r.putUnique},
+		{PhaseGets, r.gets},
+		{PhaseStaleness, r.staleness},
+		{PhaseExpiry, r.expiry},
+		{"", r.consistency},
+	}
+	for _, s := range steps {
+		if s.phase != "" && r.c.OnPhase != nil {
+			r.c.OnPhase(s.phase, true)
+		}
+		err := s.fn(ctx)
+		if s.phase != "" && r.c.OnPhase != nil {
+			r.c.OnPhase(s.phase, false)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// key returns the i-th key: a count, scattered over the key space by a
+// bijection, so keys are distinct and arrive in random order.
+func (r *storeRun) key(i int) frame.Value { return frame.NewCount(mix(uint64(i) + r.salt)) }
+
+// mix is splitmix64's finalizer, a bijection on uint64.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// Key ranges of the phases (indexes into key).
+func (r *storeRun) uniqueBase() int { return r.c.Ops }
+func (r *storeRun) staleBase() int  { return 2 * r.c.Ops }
+func (r *storeRun) expireBase() int { return 2*r.c.Ops + r.c.StaleOps }
+
+// expectedKeys is the master's key count after the run: the puts', the
+// put_uniques' and the staleness phase's keys (the expiry phase's keys
+// have expired and its writer only overwrites).
+func (r *storeRun) expectedKeys() int { return 2*r.c.Ops + r.c.StaleOps }
+
+// countErr counts a failed request (any goroutine).
+func (r *storeRun) countErr(err error) {
+	if err == nil {
+		return
+	}
+	r.errs.Add(1)
+	r.firstErr.Lock()
+	if r.firstErr.err == nil {
+		r.firstErr.err = err
+	}
+	r.firstErr.Unlock()
+}
+
+func (r *storeRun) firstError() error {
+	r.firstErr.Lock()
+	defer r.firstErr.Unlock()
+	return r.firstErr.err
+}
+
+// local is the baseline: Ops puts of the same keys and values straight
+// into a Pebble backend (NoSync) of its own, on this goroutine.
+func (r *storeRun) local(ctx context.Context) error {
+	dir := filepath.Join(r.root, "local")
+	p, err := kv.OpenPebble(kv.PebbleOptions{Dir: dir, Sync: kv.NoSync})
+	if err != nil {
+		return fmt.Errorf("store: local baseline: %w", err)
+	}
+	vb := frame.AppendValue(nil, r.val)
+	var kb []byte
+	t := time.Now()
+	for i := range r.c.Ops {
+		if i&4095 == 0 && ctx.Err() != nil {
+			_ = p.Close()
+			return fmt.Errorf("store: local baseline: %w", ctx.Err())
+		}
+		kb = frame.AppendValue(kb[:0], r.key(i))
+		if err := p.Put(kb, vb, 0); err != nil {
+			_ = p.Close()
+			return fmt.Errorf("store: local baseline: %w", err)
+		}
+	}
+	r.res.LocalPebblePutsPerSec = float64(r.c.Ops) / time.Since(t).Seconds()
+	if err := p.Close(); err != nil {
+		return fmt.Errorf("store: local baseline: %w", err)
+	}
+	if !r.c.Keep {
+		return os.RemoveAll(dir)
+	}
+	return nil
+}
+
+// startNodes starts the master (listening on loopback), the writer and
+// the clones, peers them with the master and waits until the writer's
+// requests are answered and every clone is live.
+func (r *storeRun) startNodes(ctx context.Context) error {
+	newNode := func(name string, role frame.Role) (*node.Node, error) {
+		n, err := node.New(node.Options{Name: name, Role: role, Logger: r.c.Log})
+		if err != nil {
+			return nil, fmt.Errorf("store: cannot start node %s: %w", name, err)
+		}
+		r.nodes = append(r.nodes, n)
+		return n, nil
+	}
+	mn, err := newNode("master", frame.RoleManager)
+	if err != nil {
+		return err
+	}
+	mode := kv.NoSync
+	if r.c.Sync {
+		mode = kv.Sync
+	}
+	b, err := kv.OpenPebble(kv.PebbleOptions{Dir: filepath.Join(r.root, "master"), Sync: mode})
+	if err != nil {
+		return fmt.Errorf("store: cannot open the master's backend: %w", err)
+	}
+	// Attached before listening, so its subscriptions go out in every
+	// handshake.
+	if r.m, err = mn.AttachMaster(storeName, b, node.StoreOptions{ExpireBatch: r.c.ExpireBatch}); err != nil {
+		return fmt.Errorf("store: cannot attach the master: %w", err)
+	}
+	addr, err := mn.Listen("127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("store: cannot listen: %w", err)
+	}
+	wn, err := newNode("writer", frame.RoleWorker)
+	if err != nil {
+		return err
+	}
+	for i := range r.c.Clones {
+		if _, err := newNode(fmt.Sprintf("clone-%d", i), frame.RoleWorker); err != nil {
+			return err
+		}
+	}
+	for _, n := range r.nodes[1:] {
+		if err := n.Peer(addr.String()); err != nil {
+			return fmt.Errorf("store: %s cannot peer with the master: %w", n.Name(), err)
+		}
+	}
+	err = waitProgress(ctx, r.c.Stall, "peering with the master", func() (bool, int64) {
+		up := 0
+		for _, n := range r.nodes[1:] {
+			if len(n.Peers()) > 0 {
+				up++
+			}
+		}
+		return up == len(r.nodes)-1 && len(mn.Peers()) == up, int64(up)
+	})
+	if err != nil {
+		return err
+	}
+	if r.w, err = wn.StoreFrontend(storeName); err != nil {
+		return fmt.Errorf("store: cannot attach the writer's frontend: %w", err)
+	}
+	for _, n := range r.nodes[2:] {
+		cw := &cloneWatch{start: r.start, hist: newHistogram()}
+		s, err := n.AttachClone(storeName, node.StoreOptions{Store: kv.Options{OnEvent: cw.onEvent}})
+		if err != nil {
+			return fmt.Errorf("store: cannot attach clone %s: %w", n.Name(), err)
+		}
+		r.clones, r.watch = append(r.clones, s), append(r.watch, cw)
+	}
+	if err := r.probeWriter(ctx); err != nil {
+		return err
+	}
+	return waitProgress(ctx, r.c.Stall, "clones to sync", func() (bool, int64) {
+		live := 0
+		for _, s := range r.clones {
+			if st := s.CloneStatus(); st.HasData && st.State == repl.StateLive {
+				live++
+			}
+		}
+		return live == len(r.clones), int64(live)
+	})
+}
+
+// probeWriter sends requests from the writer until one is answered: an
+// answer proves the master's request subscription reached the writer and
+// the writer's answer subscription reached the master.
+func (r *storeRun) probeWriter(ctx context.Context) error {
+	deadline := time.Now().Add(r.c.Stall)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		f := r.w.Do(frame.OpExists, r.key(-1), frame.None, 0)
+		t.Reset(100 * time.Millisecond)
+		select {
+		case <-f.Done():
+			if _, err := f.Wait(context.Background()); err != nil {
+				return fmt.Errorf("store: the writer's probe failed: %w", err)
+			}
+			return nil
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("store: waiting for the master to answer the writer: %w", ctx.Err())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("store: the master did not answer the writer within %v", r.c.Stall)
+		}
+	}
+}
+
+// consistency compares the master's key count with what the run put and
+// every clone's count with the master's (after waiting for the clones to
+// catch up).
+func (r *storeRun) consistency(ctx context.Context) error {
+	r.res.ExpectedKeys = r.expectedKeys()
+	qctx, cancel := context.WithTimeout(ctx, r.c.Stall)
+	keys, err := r.m.Keys(qctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("store: cannot count the master's keys: %w", err)
+	}
+	r.res.MasterKeys = keys.Len()
+	r.res.ClonesConsistent = true
+	for i, s := range r.clones {
+		// Catching up; the count that follows is the verdict either way.
+		_ = r.waitHolds(ctx, i, r.res.MasterKeys, "")
+		keys, err := s.Keys(ctx)
+		if err != nil {
+			return fmt.Errorf("store: cannot count clone %d's keys: %w", i, err)
+		}
+		r.res.CloneKeys = append(r.res.CloneKeys, keys.Len())
+		if keys.Len() != r.res.MasterKeys {
+			r.res.ClonesConsistent = false
+		}
+	}
+	for _, n := range r.nodes {
+		for _, p := range n.Peers() {
+			r.res.DroppedFrames += p.Stats().Dropped
+		}
+	}
+	return ctx.Err()
+}
+
+// close closes every node (and so every store handle and the master's
+// backend); pending requests fail.
+func (r *storeRun) close() {
+	for i := len(r.nodes) - 1; i >= 0; i-- {
+		if err := r.nodes[i].Close(); err != nil {
+			r.c.Log.Warn("cannot close node", "node", r.nodes[i].Name(), "err", err)
+		}
+	}
+	r.nodes = nil
+}

@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// TestStoreScenario runs the store scenario small, with real nodes on
+// 127.0.0.1, and checks that every phase measured something, nothing
+// failed, every staleness put was seen on the clone, the stores agree,
+// and no goroutine outlives the run.
+func TestStoreScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real nodes")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	c := StoreConfig{
+		Clones: 1, Ops: 2000, ExpireKeys: 2000, ExpireAfter: 300 * time.Millisecond, Rate: 20_000,
+		Before: 300 * time.Millisecond, Dir: t.TempDir(), Timeout: 2 * time.Minute,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	var phases []string
+	c.OnPhase = func(p string, start bool) {
+		if start {
+			phases = append(phases, p)
+		}
+	}
+	r, err := RunStore(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", *r)
+	if r.Errors != 0 || !r.ClonesConsistent || !r.Clean() {
+		t.Fatalf("not clean: errors %d (%s), master %d of %d keys, clones %v", r.Errors, r.FirstError, r.MasterKeys, r.ExpectedKeys, r.CloneKeys)
+	}
+	if r.ExpectedKeys != 2*2000+2000 || len(r.CloneKeys) != 1 || r.CloneKeys[0] != r.MasterKeys {
+		t.Fatalf("keys: expected %d, master %d, clones %v", r.ExpectedKeys, r.MasterKeys, r.CloneKeys)
+	}
+	for name, v := range map[string]float64{
+		"local_pebble_puts_per_sec": r.LocalPebblePutsPerSec, "puts_per_sec": r.PutsPerSec, "puts_vs_local": r.PutsVsLocal,
+		"put_unique_per_sec": r.PutUniquePerSec, "gets_per_sec": r.GetsPerSec, "staleness_rate": r.StalenessRate,
+		"staleness_p50_us": r.StalenessP50, "staleness_p99_us": r.StalenessP99,
+		"puts_before_wave_per_sec": r.PutsBeforeWavePerSec, "expiry_wave_puts_per_sec": r.ExpiryWavePutsPerSec,
+		"cpu_sec": r.CPUSec,
+	} {
+		if !(v > 0) {
+			t.Errorf("%s = %v, want > 0", name, v)
+		}
+	}
+	if r.StalenessSamples != 2000 || r.StalenessMax < r.StalenessP99 || r.StalenessP99 < r.StalenessP50 {
+		t.Errorf("staleness: %d samples (want 2000), p50 %v p99 %v max %v", r.StalenessSamples, r.StalenessP50, r.StalenessP99, r.StalenessMax)
+	}
+	if r.ExpiryWaveIntervals < 1 || r.ExpiryWaveSeconds < 0 {
+		t.Errorf("expiry wave: %d intervals over %vs", r.ExpiryWaveIntervals, r.ExpiryWaveSeconds)
+	}
+	want := []string{PhaseLocal, PhasePuts, PhasePutUnique, PhaseGets, PhaseStaleness, PhaseExpiry}
+	if len(phases) != len(want) {
+		t.Fatalf("phases %v, want %v", phases, want)
+	}
+	for i := range want {
+		if phases[i] != want[i] {
+			t.Fatalf("phases %v, want %v", phases, want)
+		}
+	}
+}
+
+// A run whose context is cancelled stops with the context's error and
+// leaves no goroutine behind.
+func TestStoreScenarioCancelled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real nodes")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := StoreConfig{
+		Clones: 1, Ops: 2000, Dir: t.TempDir(), Timeout: 2 * time.Minute,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Cancel as the expiry phase starts: the writer is then putting
+		// from its own goroutine.
+		OnPhase: func(p string, start bool) {
+			if p == PhaseExpiry && start {
+				cancel()
+			}
+		},
+	}
+	_, err := RunStore(ctx, c)
+	if err == nil || ctx.Err() == nil {
+		t.Fatalf("RunStore after cancel: %v", err)
+	}
+}
+
+func TestStoreConfigValidate(t *testing.T) {
+	for _, c := range []StoreConfig{
+		{Clones: -1}, {Window: 1 << 17}, {ValueSize: 8}, {Rate: -5}, {Ops: -1}, {Stall: -time.Second},
+	} {
+		c.EnsureDefaults()
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: valid", c)
+		}
+	}
+	var c StoreConfig
+	c.EnsureDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.StaleOps != DefaultStoreStaleOps || c.ExpireKeys != DefaultStoreOps {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
