@@ -66,8 +66,11 @@ type StoreOptions struct {
 	Queue int
 	// Tick drives expiry, heartbeats and retransmissions. Default 50 ms.
 	Tick time.Duration
-	// ExpireBatch bounds the keys expired per tick, so an expiry wave
-	// never stalls writes for long. Default 10,000.
+	// ExpireBatch bounds the keys expired in one round. While more keys
+	// are due the master runs another round as soon as it has served the
+	// requests waiting, so an expiry wave is spread between requests and
+	// never stalls writes for long, and each round's updates fit in a
+	// peer's queue (netio's default 8192 frames). Default 1000.
 	ExpireBatch int
 }
 
@@ -79,7 +82,7 @@ func (o *StoreOptions) ensureDefaults() {
 		o.Tick = 50 * time.Millisecond
 	}
 	if o.ExpireBatch == 0 {
-		o.ExpireBatch = 10000
+		o.ExpireBatch = 1000
 	}
 }
 

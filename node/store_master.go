@@ -179,18 +179,34 @@ func (sm *storeMaster) run() {
 	var buf []byte
 	lim := sm.s.n.opts.Net.Limits
 	log := sm.s.n.log
+	more := make(chan struct{}, 1) // more keys are due than one round expired
+	expire := func(now time.Time) {
+		sm.store.BeginGroup()
+		ups, err := sm.store.Expire(now.UnixNano(), sm.s.opts.ExpireBatch)
+		if err == nil {
+			err = sm.store.EndGroup()
+		}
+		if err != nil {
+			log.Error("store expiry failed", "store", sm.s.name, "err", err)
+		}
+		for _, u := range ups {
+			sm.propose(u)
+		}
+		if len(ups) >= sm.s.opts.ExpireBatch {
+			select {
+			case more <- struct{}{}:
+			default:
+			}
+		}
+	}
 	for {
 		select {
 		case <-sm.wake:
+		case <-more:
+			expire(time.Now())
 		case now := <-tick.C:
 			sm.m.Tick(now)
-			ups, err := sm.store.Expire(now.UnixNano(), sm.s.opts.ExpireBatch)
-			if err != nil {
-				log.Error("store expiry failed", "store", sm.s.name, "err", err)
-			}
-			for _, u := range ups {
-				sm.propose(u)
-			}
+			expire(now)
 		case <-sm.stop:
 			sm.m.Close()
 			sm.failQueued()
