@@ -2,6 +2,7 @@ package logsink
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func mustAppend(t testing.TB, bt *Batcher, hint int, rec []frame.Value) (Batch, 
 // payload and back.
 func decodeBatch(t testing.TB, b Batch) [][]frame.Value {
 	t.Helper()
-	raw, _, err := encodePayload(nil, b.schema, b.Raw, int(b.Records), nil)
+	raw, _, err := encodePayload(nil, b.schema, b.cols.cols, int(b.Records), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +117,8 @@ func TestBatcherClosesAtBytes(t *testing.T) {
 		t.Fatalf("%d batches closed, want 2", len(closed))
 	}
 	for _, b := range closed {
-		if b.Records != 4 || len(b.Raw) != 4*32 {
-			t.Fatalf("batch %d: %d records, %d bytes", b.Seq, b.Records, len(b.Raw))
+		if b.Records != 4 || b.RowBytes != 4*32 {
+			t.Fatalf("batch %d: %d records, %d bytes", b.Seq, b.Records, b.RowBytes)
 		}
 	}
 }
@@ -249,7 +250,7 @@ func TestBatcherAppendAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ok {
-			bt.Release(b)
+			bt.Release(&b)
 		}
 	}
 	for range 5000 {
@@ -292,7 +293,62 @@ func TestBatchWire(t *testing.T) {
 	if codec != frame.CodecNone || int(rawLen) != len(p) || !e.Encoded() {
 		t.Fatalf("wire %v %d %d", codec, rawLen, len(p))
 	}
-	if _, err := c.CompressBatch(nil, Batch{Raw: b.Raw, Records: 1}, frame.CodecS2); !errors.Is(err, ErrBadBatch) {
+	if _, err := c.CompressBatch(nil, Batch{cols: b.cols, Records: 1}, frame.CodecS2); !errors.Is(err, ErrBadBatch) {
 		t.Fatalf("batch without schema: %v", err)
+	}
+	bt.Release(&b)
+	if _, err := c.CompressBatch(nil, b, frame.CodecS2); !errors.Is(err, ErrBadBatch) {
+		t.Fatalf("released batch: %v", err)
+	}
+}
+
+// TestBatchRowBytes: a batch's RowBytes is the size of its records in row
+// form, and its records come back exactly, for random records of every
+// type with unset values, among refused records (a wrong value or element
+// type in any column) that leave nothing behind.
+func TestBatchRowBytes(t *testing.T) {
+	s := connSchema()
+	r := newRand(3)
+	bt := mustBatcher(t, s, &BatcherOptions{MaxRecords: 50, Shards: 1})
+	for round := range 4 {
+		var recs [][]frame.Value
+		rows := 0
+		for {
+			rec := make([]frame.Value, len(s.Columns))
+			for j, c := range s.Columns {
+				rec[j] = randValue(r, c)
+			}
+			if r.IntN(3) == 0 {
+				bad := slices.Clone(rec)
+				j := r.IntN(len(bad))
+				switch c := s.Columns[j]; {
+				case c.Type == frame.TypeSet && r.IntN(2) == 0:
+					bad[j] = frame.NewSet(frame.NewCount(1))
+				case c.Type == frame.TypeVector && r.IntN(2) == 0:
+					bad[j] = frame.NewVector(frame.None, frame.NewBool(true))
+				case c.Type == frame.TypeCount:
+					bad[j] = frame.NewInt(-1)
+				default:
+					bad[j] = frame.NewCount(7)
+				}
+				if _, ok, err := bt.AppendHint(0, bad); !errors.Is(err, ErrRecordMismatch) || ok {
+					t.Fatalf("bad column %d: %v, %v", j, ok, err)
+				}
+			}
+			for _, v := range rec {
+				rows += len(frame.AppendValue(nil, v))
+			}
+			recs = append(recs, rec)
+			b, ok := mustAppend(t, bt, 0, rec)
+			if !ok {
+				continue
+			}
+			if b.RowBytes != rows || int(b.Records) != len(recs) {
+				t.Fatalf("round %d: RowBytes %d for %d records, want %d for %d", round, b.RowBytes, b.Records, rows, len(recs))
+			}
+			sameRecords(t, decodeBatch(t, b), recs)
+			bt.Release(&b)
+			break
+		}
 	}
 }

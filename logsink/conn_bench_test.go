@@ -76,7 +76,7 @@ func BenchmarkBatcherAppend(b *testing.B) {
 			appendAll := func() {
 				for _, rec := range recs {
 					if bb, ok, _ := bt.Append(rec); ok {
-						bt.Release(bb)
+						bt.Release(&bb)
 					}
 				}
 			}
@@ -99,13 +99,14 @@ func BenchmarkBatcherAppend(b *testing.B) {
 	}
 }
 
-// BenchmarkCompressBatch measures CompressBatch (columnar transposition
-// and compression) of a 400-record batch per codec, and reports the
-// ratios: ratio-rows is the row encoding (Batch.Raw, frame.AppendValue per
+// BenchmarkCompressBatch measures CompressBatch (columnar encoding and
+// compression) of a 400-record batch per codec, and reports the ratios:
+// ratio-rows is the row encoding (Batch.RowBytes, frame.AppendValue per
 // value) over the wire bytes, ratio-tsv Zeek's TSV text of the records over
 // the wire bytes.
 func BenchmarkCompressBatch(b *testing.B) {
 	batch, tsvLen, _ := connBatch(b, 42, 0)
+	rows := connRows(b, 42, 0, int(batch.Records))
 	for _, cc := range codecCases {
 		b.Run(cc.name, func(b *testing.B) {
 			c := logsink.NewCodecsLevel(b, cc.level)
@@ -113,9 +114,9 @@ func BenchmarkCompressBatch(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			dst := make([]byte, 0, 2*len(batch.Raw))
+			dst := make([]byte, 0, 2*batch.RowBytes)
 			b.ReportAllocs()
-			b.SetBytes(int64(len(batch.Raw)))
+			b.SetBytes(int64(batch.RowBytes))
 			cpu0 := cpuTime()
 			for b.Loop() {
 				sinkBatch, _ = c.CompressBatch(dst[:0], batch, cc.codec)
@@ -124,21 +125,21 @@ func BenchmarkCompressBatch(b *testing.B) {
 			reportRatios(b, batch, tsvLen, len(eb.Payload))
 		})
 	}
-	// The previous format, for comparison: the row buffer compressed as it
-	// is (it also had a column count per record).
+	// The first format, for comparison: the records in row form compressed
+	// as they are (it also had a column count per record).
 	for _, codec := range []frame.Codec{frame.CodecS2, frame.CodecZstd} {
 		b.Run("rows-"+codec.String(), func(b *testing.B) {
 			c := logsink.NewCodecsLevel(b, zstd.SpeedFastest)
-			p, err := c.Compress(nil, batch.Raw, codec)
+			p, err := c.Compress(nil, rows, codec)
 			if err != nil {
 				b.Fatal(err)
 			}
-			dst := make([]byte, 0, 2*len(batch.Raw))
+			dst := make([]byte, 0, 2*len(rows))
 			b.ReportAllocs()
-			b.SetBytes(int64(len(batch.Raw)))
+			b.SetBytes(int64(len(rows)))
 			cpu0 := cpuTime()
 			for b.Loop() {
-				sinkBytes, _ = c.Compress(dst[:0], batch.Raw, codec)
+				sinkBytes, _ = c.Compress(dst[:0], rows, codec)
 			}
 			reportPerRecord(b, cpu0, int(batch.Records))
 			reportRatios(b, batch, tsvLen, len(p))
@@ -147,7 +148,7 @@ func BenchmarkCompressBatch(b *testing.B) {
 }
 
 func reportRatios(b *testing.B, batch logsink.Batch, tsvLen, wire int) {
-	b.ReportMetric(float64(len(batch.Raw))/float64(wire), "ratio-rows")
+	b.ReportMetric(float64(batch.RowBytes)/float64(wire), "ratio-rows")
 	b.ReportMetric(float64(tsvLen)/float64(wire), "ratio-tsv")
 	b.ReportMetric(float64(wire)/float64(batch.Records), "wire-B/rec")
 }
@@ -233,6 +234,138 @@ func BenchmarkConnWriteViews(b *testing.B) {
 	}
 	reportPerRecord(b, cpu0, int(batch.Records))
 	b.SetBytes(w.Size() / int64(b.N))
+}
+
+// BenchmarkConnWritePayload measures the logger's path for one batch of
+// conn.log records: Payload.Parse (validation; the Payload reused) and
+// WritePayload, per format.
+func BenchmarkConnWritePayload(b *testing.B) {
+	batch, _, _ := connBatch(b, 42, 0)
+	c := logsink.NewCodecsLevel(b, zstd.SpeedFastest)
+	eb, err := c.CompressBatch(nil, batch, frame.CodecNone)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, format := range []string{"tsv", "json"} {
+		b.Run(format, func(b *testing.B) {
+			var p logsink.Payload
+			if err := p.Parse(eb.Payload, nil); err != nil {
+				b.Fatal(err)
+			}
+			var w logsink.Writer
+			if format == "tsv" {
+				w, err = logsink.NewTSVWriter(discard{}, p.Schema, time.Unix(0, 0))
+			} else {
+				w, err = logsink.NewJSONWriter(discard{}, p.Schema)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if err := p.Parse(eb.Payload, nil); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.WritePayload(&p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPerRecord(b, cpu0, int(batch.Records))
+			b.SetBytes(w.Size() / int64(b.N))
+		})
+	}
+}
+
+// BenchmarkConnPipeline measures each side of log shipping on conn.log
+// records, per codec, without sockets, files or the other side competing
+// for the CPU: "worker" is generating a record (connlog), Append, and per
+// closed batch CompressBatch and Release (gen alone is the generator, to
+// subtract); "logger" is, per batch, DecompressLogBatch, Payload.Parse and
+// TSVWriter.WritePayload (to a discarding writer). An op is 400 records.
+func BenchmarkConnPipeline(b *testing.B) {
+	b.Run("gen", func(b *testing.B) {
+		g := connlog.New(9)
+		var rec []frame.Value
+		id := uint64(0)
+		cpu0 := cpuTime()
+		for b.Loop() {
+			for range 400 {
+				rec = g.Next(rec, id)
+				id++
+			}
+		}
+		reportPerRecord(b, cpu0, 400)
+	})
+	for _, cc := range codecCases[1:3] {
+		b.Run("worker/"+cc.name, func(b *testing.B) {
+			c := logsink.NewCodecsLevel(b, cc.level)
+			bt, err := logsink.NewBatcher(connlog.Schema(), &logsink.BatcherOptions{Shards: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			g := connlog.New(9)
+			var rec []frame.Value
+			var dst []byte
+			id := uint64(0)
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				for range 400 {
+					rec = g.Next(rec, id)
+					id++
+					bb, ok, err := bt.Append(rec)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if !ok {
+						continue
+					}
+					eb, err := c.CompressBatch(dst[:0], bb, cc.codec)
+					if err != nil {
+						b.Fatal(err)
+					}
+					bt.Release(&eb)
+					dst = eb.Payload
+				}
+			}
+			reportPerRecord(b, cpu0, 400)
+		})
+		b.Run("logger/"+cc.name, func(b *testing.B) {
+			c := logsink.NewCodecsLevel(b, cc.level)
+			var batches []frame.LogBatch
+			for i := range 16 {
+				batch, _, bt := connBatch(b, uint64(i), uint64(i)*400)
+				eb, err := c.CompressBatch(nil, batch, cc.codec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bt.Release(&eb)
+				batches = append(batches, frame.LogBatch{Stream: []byte(eb.Stream), Codec: eb.Codec,
+					Records: eb.Records, Seq: eb.Seq, RawLen: eb.RawLen, Payload: eb.Payload})
+			}
+			w, err := logsink.NewTSVWriter(discard{}, connlog.Schema(), time.Unix(0, 0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var raw []byte
+			var p logsink.Payload
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for i := 0; b.Loop(); i++ {
+				if raw, err = c.DecompressLogBatch(raw[:0], batches[i%len(batches)]); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.Parse(raw, nil); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.WritePayload(&p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPerRecord(b, cpu0, 400)
+		})
+	}
 }
 
 type discard struct{}

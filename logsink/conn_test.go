@@ -98,8 +98,7 @@ func TestConnLogEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bt.Release(eb)
-		eb.Raw = nil
+		bt.Release(&eb)
 		c, rawLen, payload := eb.Wire()
 		fr := frame.AppendLogBatch(nil, frame.Header{}, []byte("logs/conn"), frame.LogBatch{
 			Stream: []byte(eb.Stream), Codec: c, Records: eb.Records, Seq: eb.Seq, RawLen: rawLen, Payload: payload,
@@ -219,6 +218,22 @@ func connBatch(tb testing.TB, seed uint64, first uint64) (logsink.Batch, int, *l
 	}
 }
 
+// connRows returns the row form (frame.AppendValue of every value) of the
+// n records connBatch(seed, first) holds.
+func connRows(tb testing.TB, seed, first uint64, n int) []byte {
+	tb.Helper()
+	g := connlog.New(seed)
+	var rows []byte
+	var rec []frame.Value
+	for id := first; id < first+uint64(n); id++ {
+		rec = g.Next(rec, id)
+		for _, v := range rec {
+			rows = frame.AppendValue(rows, v)
+		}
+	}
+	return rows
+}
+
 // TestConnLogCompression checks the compression the package doc reports
 // (on 20 batches; the doc's table is from the benchmarks), and logs the
 // bytes per record of each column with -v, uncompressed and under zstd.
@@ -234,7 +249,7 @@ func TestConnLogCompression(t *testing.T) {
 	s := connlog.Schema()
 	for i := range 20 {
 		b, tsvLen, _ := connBatch(t, uint64(i), uint64(i)*1000)
-		rows += len(b.Raw)
+		rows += b.RowBytes
 		tsv += tsvLen
 		for _, codec := range []frame.Codec{frame.CodecNone, frame.CodecS2, frame.CodecZstd} {
 			eb, err := codecs.CompressBatch(nil, b, codec)

@@ -10,16 +10,21 @@
 //
 // A Batcher per stream (one Schema: a path and typed columns) takes
 // records. Append checks a record against the schema (column count, value
-// and element types; a mismatch is refused with ErrRecordMismatch) and
-// appends it to a shard's row buffer, Batch.Raw: frame.AppendValue of each
-// value, in schema order. A batch closes at MaxRecords records (default
-// 400, as Zeek), MaxBytes row bytes (default 256 KiB) or MaxDelay after its
-// first record (default 1 s, checked by Tick), whichever comes first.
+// and element types; a mismatch is refused with ErrRecordMismatch and
+// nothing is added) and appends each value to its column's buffers in a
+// shard: integers and times as int64, strings and addresses as bytes, an
+// unset value as its record number. A batch closes at MaxRecords records
+// (default 400, as Zeek), MaxBytes (default 256 KiB) of the records' row
+// form (frame.AppendValue of each value, Batch.RowBytes) or MaxDelay after
+// its first record (default 1 s, checked by Tick), whichever comes first.
 //
-// The row buffer never goes on the wire. Codecs.CompressBatch, on the
-// shipping goroutine, transposes it into the columnar payload below and
-// compresses that: the transposition costs a few hundred ns per record and
-// is kept off Append, which stays an uncontended lock and an append.
+// The column buffers never go on the wire. Codecs.CompressBatch, on the
+// shipping goroutine, encodes them as the columnar payload below (time
+// scales, deltas, dictionaries) and compresses that; Batcher.Release then
+// hands the buffers back for later batches. Append stays an uncontended
+// lock and a pass over the values, and the shipping side has no row form
+// to take apart (the first version appended the row form and transposed
+// it there: twice the instructions, see the figures below).
 //
 // The batch goes on the wire as a frame.LogBatch: Origin (the worker's node
 // id), Stream, Codec, Records, Seq (per stream, from 1), RawLen (payload
@@ -98,15 +103,20 @@
 // memory are bounded by the payload's size (every record costs at least a
 // bit of every block). Payload.Each then hands out each record as
 // frame.Views, scratch-built per record, dictionary entries made once.
+// The writers' WritePayload, the logger's path, does not go through
+// views: it formats each column's values straight into text, then
+// stitches the lines (payload_text.go), byte-identical to WriteViews of
+// each record. Payload.Parse parses into a Payload reused from batch to
+// batch, without allocating.
 //
 // # Compression
 //
 // Codecs compresses with S2 or zstd (SpeedFastest), from
 // github.com/klauspost/compress; the zstd encoders and decoders are created
 // once and shared. zstd payloads are a run of zstd frames, a new frame at
-// the first column boundary past 1 KiB: zstd codes literals with one
+// the first column boundary past 4 KiB: zstd codes literals with one
 // Huffman table per block, columns have very different byte statistics, and
-// a table per group of columns saves 9% on conn.log (a zstd decoder reads
+// a table per group of columns saves 8% on conn.log (a zstd decoder reads
 // concatenated frames as one stream, so decoding is plain DecodeAll).
 // Decompression is bounded by the batch's RawLen and by MaxRawLen (64 MiB):
 // a payload that would decode to more is refused before more than RawLen
@@ -119,33 +129,44 @@
 // doc), go1.26, klauspost/compress v1.20.1, 2 vCPU AMD EPYC VM, 2026-11-26,
 // from
 //
-//	go test -run '^$' -bench 'BatcherAppend|CompressBatch|DecompressLogBatch|ParsePayload|ConnWriteViews' -benchtime 2000x -count 5 ./logsink/
+//	go test -run '^$' -bench 'BatcherAppend|CompressBatch|DecompressLogBatch|ParsePayload|ConnWrite|ConnPipeline' -benchtime 2000x -count 3 ./logsink/
 //
-// Rows are the row encoding (frame.AppendValue of each value, 165 B per
+// Rows are the row form (frame.AppendValue of each value, 165 B per
 // record), TSV is Zeek's TSV text of the records (127 B per record); the
 // ratios are theirs over the wire bytes, and exact. CPU is process CPU
-// time per record (getrusage), the median of two runs of the command (10
-// samples): the VM was shared with other builds (load average 4 to 10 on 2
-// vCPUs), which distorts wall time far more than CPU time, so wall figures
-// are left out; even so the CPU figures vary by about 20% from run to run.
-// Compress includes the columnar transposition, which the "none" row is
-// alone.
+// time per record (getrusage), the median of the three samples: the VM
+// was shared with other builds (load average 3 to 8 on 2 vCPUs), which
+// distorts wall time far more than CPU time, so wall figures are left
+// out; even so the CPU figures vary by 10 to 20% from run to run. Compress
+// includes encoding the column blocks, which the "none" row is alone.
 //
 //	| codec           | wire B/rec | rows/wire | TSV/wire | compress ns/rec | decompress ns/rec |
 //	|-----------------|------------|-----------|----------|-----------------|-------------------|
-//	| none            | 54.7       | 3.03      | 2.33     | 484             | 1                 |
-//	| s2              | 50.7       | 3.26      | 2.51     | 548             | 6                 |
-//	| zstd fastest    | 42.5       | 3.89      | 2.99     | 960             | 127               |
-//	| zstd default    | 42.4       | 3.90      | 3.00     | 1181            | 96                |
-//	| s2, old rows    | 78.4       | 2.11      | 1.62     | 213             |                   |
-//	| zstd, old rows  | 56.4       | 2.93      | 2.26     | 997             |                   |
+//	| none            | 54.8       | 3.02      | 2.33     | 192             | 1                 |
+//	| s2              | 50.4       | 3.28      | 2.53     | 218             | 5                 |
+//	| zstd fastest    | 42.7       | 3.87      | 2.98     | 587             | 118               |
+//	| zstd default    | 42.3       | 3.91      | 3.01     | 755             | 125               |
+//	| s2, rows        | 78.3       | 2.11      | 1.63     | 201             |                   |
+//	| zstd, rows      | 56.4       | 2.93      | 2.26     | 1031            |                   |
 //
-// The last two rows are the previous format (compressed row buffers), for
-// comparison: the columnar payload is 35% (s2) and 25% (zstd) smaller on
-// the wire; with s2 the worker pays about 330 ns more per record for it,
-// with zstd nothing. On the logger, ParsePayload plus one Each costs 712 ns
-// per record (it decodes everything twice: validation, then Each), Each
-// plus WriteViews to TSV 1061 ns; on the worker, Append costs 315 ns.
+// The last two rows are the first format (the row form compressed as it
+// is), for comparison: the columnar payload is 35% (s2) and 24% (zstd)
+// smaller on the wire. Append costs 230 ns per record. On the logger, Payload.Parse plus WritePayload to TSV
+// costs 504 ns per record (JSON 612), against 641 for ParsePayload plus
+// one Each and 876 for Each plus WriteViews, the view path. Per side
+// (BenchmarkConnPipeline): the worker's Append, CompressBatch and Release
+// cost 474 ns per record with s2 (1172 with generating the record, 698),
+// 1246 with zstd; the logger's decompression, Parse and WritePayload 574
+// with s2, 792 with zstd.
+//
+// The same paths counted in instructions per record (cachegrind,
+// GOMAXPROCS=1, the difference of two benchmark lengths; noise-free, so
+// the measure to compare versions by on a shared machine), before this
+// layout of Append and the text path and after: Append 2718 and 1877;
+// encoding the payload 5296 and 2138; with s2 5517 and 2385; with zstd
+// 9409 and 5761; the logger's parse, walk and TSV formatting about 13200
+// (ParsePayload 7960 and Each plus WriteViews 10270, Each alone 5000)
+// and 5758 (Parse and WritePayload).
 //
 // The hoped-for 5x over rows is not reached on these records, and no
 // lossless coding of them would reach it. Per column, the block alone
@@ -161,14 +182,13 @@
 // cross-column predictor).
 //
 // DefaultCodec is S2. Both codecs are lossless, so by the rule "the faster
-// at equal loss", S2: past the shared transposition it compresses for
-// about a seventh of zstd's CPU (64 against 476 ns per record: worker CPU,
-// next to packet processing) and decompresses 20 times faster (one logger
-// decompresses many workers' batches); zstd sends 16% fewer bytes, which
-// matters little on a cluster LAN. zstd's default level buys 0.2% over its
-// fastest for 23% more CPU. The codec is chosen per
-// batch on the wire, so a worker on a thin link can use zstd without the
-// logger changing.
+// at equal loss", S2: past the shared encoding it compresses for about a
+// fifteenth of zstd's CPU (26 against 395 ns per record: worker CPU, next
+// to packet processing) and decompresses 20 times faster (one logger
+// decompresses many workers' batches); zstd sends 15% fewer bytes, which
+// matters little on a cluster LAN. zstd's default level buys 1% over its
+// fastest for 29% more CPU. The codec is chosen per batch on the wire, so
+// a worker on a thin link can use zstd without the logger changing.
 //
 // # Delivery
 //
@@ -232,6 +252,10 @@
 // Batcher, Codecs and FileSpool are safe for concurrent use: Batcher shards
 // its buffers (one mutex per cache-line-padded shard) and takes sequence
 // numbers from one atomic counter; Codecs shares its zstd state and pools
-// its transposition buffers. Shipper, Dedupe and a Payload are not: each
-// belongs to one goroutine (the worker's, the logger's loop).
+// its encoding scratch (CompressBatch only reads a batch's columns, so one
+// batch may even be compressed by several goroutines at once). Shipper,
+// Dedupe and a Payload are not: each belongs to one goroutine at a time
+// (the worker's, the logger's loop; a logger may parse and Format
+// payloads on several goroutines, one Payload each, and write them on
+// one).
 package logsink

@@ -18,8 +18,9 @@ const maxColumns = 4096
 
 // Payload is a parsed, validated batch payload: its schema and columns.
 // It aliases the bytes it was parsed from, which must not change while it
-// is in use. Each walks with scratch state shared by copies of a Payload:
-// a Payload (and its copies) belongs to one goroutine, and Each must not be
+// is in use. Each, Format and the writers' WritePayload walk it with
+// cursor, scratch and text state shared by copies of a Payload: a Payload
+// (and its copies) belongs to one goroutine at a time, and neither may be
 // called from inside Each's callback.
 type Payload struct {
 	// Schema is the stream's schema, from the payload header: valid
@@ -28,12 +29,24 @@ type Payload struct {
 
 	n         int
 	lim       frame.Limits
+	hdr       string   // the header bytes Schema was made from (Parse reuses it)
+	colBuf    []colDec // backing of cols and curs
 	cols      []colDec
 	curs      []colDec // Each's cursors: copies of cols that advance
 	dictViews []frame.View
+	dictBuf   []byte // the dictionary entries' frame encodings, viewed by dictViews
+	dictEnds  []int
 	scratch   []byte       // frame encodings of the current record's values
 	ends      []int        // per column: end of its encoding in scratch, -1 if views holds it
 	views     []frame.View // the record handed to Each's callback
+
+	// The text of the records (payload_text.go).
+	text     []textCol // per column
+	textFmt  uint8     // the format text holds, 0 none
+	ti       int       // next line
+	lineMax  int       // room a line needs: the longest of each column, separators, textSlack
+	dictText []byte    // each dictionary entry formatted, back to back, then textSlack bytes
+	dictTEnd []uint32
 }
 
 // colDec is one column block, parsed; as a cursor it advances through it.
@@ -67,101 +80,149 @@ func (p *Payload) Records() int { return p.n }
 // means the defaults. The Payload aliases raw.
 func ParsePayload(raw []byte, lim *frame.Limits) (Payload, error) {
 	var p Payload
+	if err := p.Parse(raw, lim); err != nil {
+		return Payload{}, err
+	}
+	return p, nil
+}
+
+// Parse is ParsePayload into p, reusing the memory of its previous
+// payload, which it replaces (views and schemas taken from it stay valid
+// only if the stream's schema is unchanged; a new schema gets new
+// memory). On error p holds no records.
+//
+// Hot path (logger): a warm Payload parsing batches of one stream
+// allocates nothing (TestWritePayloadAllocs).
+func (p *Payload) Parse(raw []byte, lim *frame.Limits) error {
+	p.n = 0
+	p.textFmt = 0
+	p.lim = frame.Limits{}
 	if lim != nil {
 		p.lim = *lim
 	}
 	p.lim.EnsureDefaults()
 	r := preader{b: raw}
 	if v := r.u8("version"); r.err == nil && v != payloadVersion {
-		return Payload{}, fmt.Errorf("%w: payload version %d", ErrBadBatch, v)
+		return fmt.Errorf("%w: payload version %d", ErrBadBatch, v)
 	}
 	n := r.uvarint("records")
-	p.Schema.Path = string(r.str("path", frame.MaxNameLen))
+	hdr := r.b // from the path to the end of the column headers: the schema
+	r.str("path", frame.MaxNameLen)
 	ncols := r.uvarint("columns")
 	if r.err != nil {
-		return Payload{}, r.err
+		return r.err
 	}
 	// Each column needs at least 4 header bytes and a 2-byte block.
 	if ncols == 0 || ncols > maxColumns || ncols > uint64(len(r.b))/6 {
-		return Payload{}, fmt.Errorf("%w: %d columns in %d bytes", ErrBadBatch, ncols, len(r.b))
+		return fmt.Errorf("%w: %d columns in %d bytes", ErrBadBatch, ncols, len(r.b))
 	}
 	// Every record takes at least a bit of every column block.
 	if n > math32 || n > 8*uint64(len(r.b)) {
-		return Payload{}, fmt.Errorf("%w: %d records in %d bytes", ErrBadBatch, n, len(r.b))
+		return fmt.Errorf("%w: %d records in %d bytes", ErrBadBatch, n, len(r.b))
 	}
-	p.n = int(n)
-	// The column names are substrings of one copy of the column headers:
-	// one allocation, not one per column.
-	hdr := r.b
-	type span struct{ at, n int }
-	names := make([]span, ncols)
-	p.Schema.Columns = make([]Column, ncols)
-	for i := range p.Schema.Columns {
-		c := &p.Schema.Columns[i]
-		name := r.str("column name", frame.MaxNameLen)
-		names[i] = span{len(hdr) - len(r.b) - len(name), len(name)}
-		c.Type = frame.Type(r.u8("column type"))
-		c.Elem = frame.Type(r.u8("column element type"))
+	if err := p.parseSchema(&r, hdr, int(ncols)); err != nil {
+		return err
 	}
-	if r.err != nil {
-		return Payload{}, r.err
+	if cap(p.colBuf) < 2*int(ncols) {
+		p.colBuf = make([]colDec, 2*ncols)
 	}
-	all := string(hdr[:len(hdr)-len(r.b)])
-	for i, sp := range names {
-		p.Schema.Columns[i].Name = all[sp.at : sp.at+sp.n]
-	}
-	if err := p.Schema.Validate(); err != nil {
-		return Payload{}, fmt.Errorf("%w: %w", ErrBadBatch, err)
-	}
-	cols := make([]colDec, 2*ncols) // the columns, then Each's cursors
+	cols := p.colBuf[:2*ncols] // the columns, then the cursors
+	clear(cols)
 	p.cols, p.curs = cols[:ncols:ncols], cols[ncols:]
-	var dictBuf []byte
-	var dictEnds []int
+	dictBuf, dictEnds := p.dictBuf[:0], p.dictEnds[:0]
 	for i := range p.cols {
 		blk := r.bytes("column block")
 		if r.err != nil {
-			return Payload{}, fmt.Errorf("%w (column %d)", r.err, i)
+			return fmt.Errorf("%w (column %d)", r.err, i)
 		}
 		c := &p.cols[i]
 		col := p.Schema.Columns[i]
 		c.typ, c.elem = col.Type, col.Elem
 		var err error
-		if dictBuf, dictEnds, err = c.parse(blk, p.n, dictBuf, dictEnds, len(dictEnds)); err != nil {
-			return Payload{}, fmt.Errorf("%w: column %q: %w", ErrBadBatch, col.Name, err)
+		if dictBuf, dictEnds, err = c.parse(blk, int(n), dictBuf, dictEnds, len(dictEnds)); err != nil {
+			return fmt.Errorf("%w: column %q: %w", ErrBadBatch, col.Name, err)
 		}
 	}
+	p.dictBuf, p.dictEnds = dictBuf, dictEnds
 	if len(r.b) != 0 {
-		return Payload{}, fmt.Errorf("%w: %d bytes after the last column", ErrBadBatch, len(r.b))
+		return fmt.Errorf("%w: %d bytes after the last column", ErrBadBatch, len(r.b))
 	}
 	// Dictionary entries are encoded once, here; records point at them.
-	p.dictViews = make([]frame.View, len(dictEnds))
+	p.dictViews = p.dictViews[:0]
 	start := 0
-	for i, end := range dictEnds {
+	for _, end := range dictEnds {
 		v, _, err := frame.DecodeValue(dictBuf[start:end], nil)
 		if err != nil {
-			return Payload{}, fmt.Errorf("%w: dictionary entry: %w", ErrBadBatch, err)
+			return fmt.Errorf("%w: dictionary entry: %w", ErrBadBatch, err)
 		}
-		p.dictViews[i] = v
+		p.dictViews = append(p.dictViews, v)
 		start = end
 	}
-	// Walk every value of every column once: Each then cannot fail.
-	var scratch []byte
+	// Check every value of every column once: Each and the text walk then
+	// cannot fail.
 	for i := range p.cols {
 		c := p.cols[i]
-		for range c.m {
-			var err error
-			if scratch, _, err = c.next(scratch[:0], &p); err != nil {
-				return Payload{}, fmt.Errorf("%w: column %q value %d: %w", ErrBadBatch, p.Schema.Columns[i].Name, c.i, err)
-			}
+		if err := c.check(p); err != nil {
+			return fmt.Errorf("%w: column %q value %d: %w", ErrBadBatch, p.Schema.Columns[i].Name, c.i, err)
 		}
 		if left := c.leftover(); left != 0 {
-			return Payload{}, fmt.Errorf("%w: column %q: %d bytes after its values", ErrBadBatch, p.Schema.Columns[i].Name, left)
+			return fmt.Errorf("%w: column %q: %d bytes after its values", ErrBadBatch, p.Schema.Columns[i].Name, left)
 		}
 	}
-	p.ends = make([]int, ncols)
-	p.views = make([]frame.View, ncols)
-	p.scratch = make([]byte, 0, 256)
-	return p, nil
+	if cap(p.ends) < int(ncols) {
+		p.ends = make([]int, ncols)
+		p.views = make([]frame.View, ncols)
+	}
+	p.ends, p.views = p.ends[:ncols], p.views[:ncols]
+	if p.scratch == nil {
+		p.scratch = make([]byte, 0, 256)
+	}
+	p.n = int(n)
+	return nil
+}
+
+// parseSchema reads the column headers after the path into p.Schema; hdr
+// starts at the path's length. A header equal to the previous payload's
+// keeps its Schema.
+func (p *Payload) parseSchema(r *preader, hdr []byte, ncols int) error {
+	for range ncols {
+		r.str("column name", frame.MaxNameLen)
+		r.u8("column type")
+		r.u8("column element type")
+	}
+	if r.err != nil {
+		p.Schema, p.hdr = Schema{}, ""
+		return r.err
+	}
+	key := hdr[:len(hdr)-len(r.b)]
+	if p.hdr != "" && p.hdr == bstr(key) {
+		return nil
+	}
+	p.Schema, p.hdr = Schema{}, ""
+	// The path and column names are substrings of one copy of the header:
+	// one allocation, not one per column.
+	all := string(key)
+	kr := preader{b: key}
+	sub := func(b []byte) string {
+		at := len(key) - len(kr.b) - len(b)
+		return all[at : at+len(b)]
+	}
+	s := Schema{Path: sub(kr.str("path", frame.MaxNameLen)), Columns: make([]Column, ncols)}
+	kr.uvarint("columns")
+	for i := range s.Columns {
+		c := &s.Columns[i]
+		c.Name = sub(kr.str("column name", frame.MaxNameLen))
+		c.Type = frame.Type(kr.u8("column type"))
+		c.Elem = frame.Type(kr.u8("column element type"))
+	}
+	if kr.err != nil || len(kr.b) != 0 {
+		panic("BUG: logsink: payload header read twice differently")
+	}
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadBatch, err)
+	}
+	p.Schema, p.hdr = s, all
+	return nil
 }
 
 // Each calls fn with every record, in order: one view per schema column,
@@ -319,6 +380,99 @@ func (c *colDec) parse(blk []byte, n int, dictBuf []byte, dictEnds []int, base i
 		return dictBuf, dictEnds, fmt.Errorf("%d bytes after the values", len(r.b))
 	}
 	return dictBuf, dictEnds, nil
+}
+
+// check validates the column's values as next would read them, advancing
+// the cursor c (a copy) past them, without decoding them: Parse runs it on
+// every column so that next cannot fail afterwards. The common types are
+// checked by tight loops (minimal varints, dictionary indexes, port
+// protocols); the others, rare in logs, go through next itself.
+//
+// Hot path (logger): no allocation, no per-value encoding.
+func (c *colDec) check(p *Payload) error {
+	switch {
+	case c.dict:
+		if c.wide {
+			for k := 0; k+1 < len(c.a); k += 2 {
+				if x := int(binary.LittleEndian.Uint16(c.a[k:])); x >= c.dictLen {
+					return fmt.Errorf("dictionary index %d of %d", x, c.dictLen)
+				}
+			}
+		} else {
+			for _, x := range c.a {
+				if int(x) >= c.dictLen {
+					return fmt.Errorf("dictionary index %d of %d", x, c.dictLen)
+				}
+			}
+		}
+		if c.dictBase+c.dictLen > len(p.dictViews) {
+			return fmt.Errorf("dictionary of %d entries", c.dictLen)
+		}
+		c.i, c.ai = c.m, len(c.a)
+		return nil
+	case c.typ == frame.TypeCount || c.typ == frame.TypeInteger ||
+		c.typ == frame.TypeTimestamp || c.typ == frame.TypeTimespan:
+		a := c.a
+		for range c.m {
+			k := uvarintLen(a)
+			if k <= 0 || k > 1 && a[k-1] == 0 {
+				return errVarint
+			}
+			a = a[k:]
+			c.i++
+		}
+		c.ai = len(c.a) - len(a)
+		return nil
+	case c.typ == frame.TypePort:
+		if len(c.a) < 2*c.m || len(c.b) < c.m {
+			return errShort
+		}
+		for _, proto := range c.b[:c.m] {
+			if frame.Protocol(proto) > frame.ProtoICMP {
+				return fmt.Errorf("port protocol %d", proto)
+			}
+		}
+		c.i, c.ai, c.bi = c.m, 2*c.m, c.m
+		return nil
+	case c.typ == frame.TypeString || c.typ == frame.TypeEnum:
+		// list checked every length (minimal uvarints) and that the
+		// string bytes are exactly their sum: next cannot fail.
+		c.i, c.ai, c.bi = c.m, len(c.a), len(c.b)
+		return nil
+	case c.typ == frame.TypeAddress && c.fam != famMixed:
+		// list took exactly m addresses of the family's size.
+		c.i, c.ai = c.m, len(c.a)
+		return nil
+	case c.typ == frame.TypeBool:
+		// parse took exactly the bitmap's bytes; any bits are values.
+		c.i = c.m
+		return nil
+	}
+	var scratch [32]byte
+	for range c.m {
+		if _, _, err := c.next(scratch[:0], p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uvarintLen returns the length of the uvarint at the start of b, 0 if b
+// ends first, negative if it overflows 64 bits: binary.Uvarint's n
+// without the value.
+func uvarintLen(b []byte) int {
+	for i, x := range b {
+		if i == binary.MaxVarintLen64 {
+			return -(i + 1)
+		}
+		if x < 0x80 {
+			if i == binary.MaxVarintLen64-1 && x > 1 {
+				return -(i + 1)
+			}
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // leftover returns the bytes of a and b that the values taken so far have

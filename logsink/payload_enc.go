@@ -1,10 +1,10 @@
 package logsink
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -12,9 +12,10 @@ import (
 	"github.com/weirio/weir/frame"
 )
 
-// This file turns a batch's row buffer into the columnar payload (format in
-// payload.go and the package doc). It runs in Codecs.CompressBatch, on the
-// shipping goroutine, never on the Append path.
+// This file builds the columnar payload (format in payload.go and the
+// package doc): Batcher.Append adds each value to its column's buffers
+// (colEnc.add), and Codecs.CompressBatch, on the shipping goroutine,
+// encodes the column blocks (encodePayload).
 
 // payloadVersion is the first byte of every payload.
 const payloadVersion = 1
@@ -44,135 +45,175 @@ var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
 // v4InV6 is the IPv4-mapped prefix of an address encoding.
 var v4InV6 = [12]byte{10: 0xff, 11: 0xff}
 
-// payloadEncoder holds one batch's column buffers; pooled so that
-// CompressBatch allocates nothing once warm.
+// payloadEncoder is CompressBatch's scratch: pooled so that it allocates
+// nothing once warm.
 type payloadEncoder struct {
-	cols []colEnc
 	blk  []byte // one column block, before its length is known
-	seed maphash.Seed
+	seed uint64 // of dictHash, random per encoder
+	d    dictScratch
 }
 
-var encoderPool = sync.Pool{New: func() any { return &payloadEncoder{seed: maphash.MakeSeed()} }}
+var encoderPool = sync.Pool{New: func() any { return &payloadEncoder{seed: maphash.String(maphash.MakeSeed(), "")} }}
 
-// colEnc accumulates one column's present values.
+// dictScratch is the working memory of a column's dictionary.
+type dictScratch struct {
+	table []uint32 // hash table: dict index + 1, 0 empty
+	dict  []uint32 // value index of each dictionary entry's first occurrence
+	idx   []uint32 // dictionary index of each value
+	freq  []uint64 // per entry: count<<32 | entry, for the frequency sort
+	remap []uint32 // old entry index -> new
+}
+
+// colEnc accumulates one column's values of an open batch, as
+// Batcher.Append adds them.
 type colEnc struct {
-	col     Column
-	present []byte // bitmap, bit i set if record i has a value
-	nulls   bool
-	m       int      // present values
-	ints    []int64  // bool, count, integer, time, interval, port (number | proto<<16)
-	data    []byte   // string bytes, 16-byte addresses, 17-byte subnets, reals, containers
-	ends    []uint32 // end offset in data of each string
-	table   []uint32 // dictionary hash table: dict index + 1, 0 empty
-	dict    []uint32 // value index of each dictionary entry's first occurrence
-	idx     []uint32 // dictionary index of each value
-	freq    []uint64 // per entry: count<<32 | entry, for the frequency sort
-	remap   []uint32 // old entry index -> new
+	col   Column
+	unset []uint32 // the records without a value, in order (rare: kept as a list, not a bitmap)
+	ints  []int64  // bool, count, integer, time, interval, port (number | proto<<16)
+	data  []byte   // string bytes, 16-byte addresses, 17-byte subnets, reals, containers
+	ends  []uint32 // end offset in data of each string, and of each container
 }
 
-func (c *colEnc) reset(col Column, n int) {
+func (c *colEnc) reset(col Column) {
 	c.col = col
-	c.present = append(c.present[:0], make([]byte, (n+7)/8)...)
-	c.nulls = false
-	c.m = 0
+	c.unset = c.unset[:0]
 	c.ints = c.ints[:0]
 	c.data = c.data[:0]
 	c.ends = c.ends[:0]
 }
 
-// rowValueLen returns the length of the value encoding at the start of b
-// (a Batcher row buffer: frame.AppendValue output), checking only that it
-// is within b. The rows come from validated Values, so this is not the
-// place to validate them again (that would cost as much as the rest of the
-// transposition); a tampered Batch.Raw yields a payload the logger refuses,
-// never a panic.
-func rowValueLen(b []byte) (int, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var n int
-	switch frame.Type(b[0]) {
-	case frame.TypeNone:
-		n = 1
-	case frame.TypeBool:
-		n = 2
-	case frame.TypeCount, frame.TypeInteger, frame.TypeReal, frame.TypeTimestamp, frame.TypeTimespan:
-		n = 9
-	case frame.TypeString, frame.TypeEnum:
-		l, k := binary.Uvarint(b[1:])
-		if k <= 0 || l > uint64(len(b)) {
-			return 0, false
-		}
-		n = 1 + k + int(l)
+// values returns how many values the column holds.
+func (c *colEnc) values() int {
+	switch c.col.Type {
+	case frame.TypeString, frame.TypeEnum, frame.TypeSet, frame.TypeVector:
+		return len(c.ends)
+	case frame.TypeReal:
+		return len(c.data) / 8
 	case frame.TypeAddress:
-		n = 17
+		return len(c.data) / 16
 	case frame.TypeSubnet:
-		n = 18
-	case frame.TypePort:
-		n = 4
-	case frame.TypeSet, frame.TypeTable, frame.TypeVector:
-		_, k := binary.Uvarint(b[1:])
-		if k <= 0 || len(b) < 1+k+4 {
-			return 0, false
-		}
-		n = 1 + k + 4 + int(binary.LittleEndian.Uint32(b[1+k:]))
-	default:
-		return 0, false
+		return len(c.data) / 17
 	}
-	if n > len(b) {
-		return 0, false
-	}
-	return n, true
+	return len(c.ints)
 }
 
-// add records the value encoded in v (a complete value encoding) of
-// record i.
-func (c *colEnc) add(i int, v []byte) error {
-	t := frame.Type(v[0])
-	if t == frame.TypeNone {
-		c.nulls = true
-		return nil
+// addRecord adds record i, one value per column, to cols and returns
+// the size of its row form (frame.AppendValue of each value). A record
+// that does not fit the columns' schema (value count, value or element
+// types) is refused with an error wrapping ErrRecordMismatch and nothing
+// is added: what was added of it is taken back.
+//
+// Hot path (Batcher.Append): one pass over the values, checking and
+// appending each to its column's reused buffers in place; no call per
+// value (TestBatcherAppendAllocs, BenchmarkBatcherAppend).
+func addRecord(cols []colEnc, i int, rec []frame.Value) (int, error) {
+	if len(rec) != len(cols) {
+		return 0, fmt.Errorf("%w: %d values for %d columns", ErrRecordMismatch, len(rec), len(cols))
 	}
-	if t != c.col.Type {
-		return fmt.Errorf("%w: column %q: %v value", ErrBadBatch, c.col.Name, t)
-	}
-	c.present[i>>3] |= 1 << (i & 7)
-	c.m++
-	switch t {
-	case frame.TypeBool:
-		c.ints = append(c.ints, int64(v[1]&1))
-	case frame.TypeCount, frame.TypeInteger, frame.TypeTimestamp, frame.TypeTimespan:
-		c.ints = append(c.ints, int64(binary.LittleEndian.Uint64(v[1:])))
-	case frame.TypePort:
-		c.ints = append(c.ints, int64(binary.LittleEndian.Uint16(v[1:]))|int64(v[3])<<16)
-	case frame.TypeString, frame.TypeEnum:
-		_, k := binary.Uvarint(v[1:])
-		c.data = append(c.data, v[1+k:]...)
-		c.ends = append(c.ends, uint32(len(c.data)))
-	case frame.TypeReal, frame.TypeAddress, frame.TypeSubnet:
-		// The fixed-size body of the value encoding: 8 bytes of float bits,
-		// 16 address bytes, 16 + 1 subnet bytes.
-		c.data = append(c.data, v[1:]...)
-	case frame.TypeSet, frame.TypeVector:
-		view, _, err := frame.DecodeValue(v, nil)
-		if err != nil {
-			return fmt.Errorf("%w: column %q: %w", ErrBadBatch, c.col.Name, err)
-		}
-		for it := view.Iter(); ; {
-			e, ok := it.Next()
-			if !ok {
-				break
+	size := 0
+	for j := range rec {
+		v, c := &rec[j], &cols[j]
+		t := v.Type()
+		if t != c.col.Type {
+			if t == frame.TypeNone {
+				c.unset = append(c.unset, uint32(i))
+				size++
+				continue
 			}
-			if et := e.Type(); et != frame.TypeNone && et != c.col.Elem {
-				return fmt.Errorf("%w: column %q: %v element", ErrBadBatch, c.col.Name, et)
-			}
+			undoRecord(cols[:j], i)
+			return 0, fmt.Errorf("%w: column %q: got %v, want %v", ErrRecordMismatch, c.col.Name, t, c.col.Type)
 		}
-		c.data = append(c.data, v...)
-	default:
-		return fmt.Errorf("%w: column %q: unsupported type %v", ErrBadBatch, c.col.Name, t)
+		switch t {
+		case frame.TypeCount:
+			c.ints = append(c.ints, int64(v.Count()))
+			size += 9
+		case frame.TypeString, frame.TypeEnum:
+			str := v.Str()
+			c.data = append(c.data, str...)
+			c.ends = append(c.ends, uint32(len(c.data)))
+			size += 1 + uvarintSize(uint64(len(str))) + len(str)
+		case frame.TypeAddress:
+			a := v.Addr().As16() // IPv4 as ::ffff:a.b.c.d, as its encoding
+			c.data = append(c.data, a[:]...)
+			size += 17
+		case frame.TypePort:
+			p := v.Port()
+			c.ints = append(c.ints, int64(p.Number)|int64(p.Proto)<<16)
+			size += 4
+		case frame.TypeBool:
+			var b int64
+			if v.Bool() {
+				b = 1
+			}
+			c.ints = append(c.ints, b)
+			size += 2
+		case frame.TypeTimestamp:
+			// Exact for every int64: UnixNano's arithmetic wraps back.
+			c.ints = append(c.ints, v.Time().UnixNano())
+			size += 9
+		case frame.TypeTimespan:
+			c.ints = append(c.ints, int64(v.Duration()))
+			size += 9
+		case frame.TypeInteger:
+			c.ints = append(c.ints, v.Int())
+			size += 9
+		case frame.TypeReal:
+			c.data = binary.LittleEndian.AppendUint64(c.data, math.Float64bits(v.Real()))
+			size += 9
+		case frame.TypeSubnet:
+			p := v.Subnet()
+			a := p.Addr().As16()
+			c.data = append(append(c.data, a[:]...), byte(p.Bits()))
+			size += 18
+		case frame.TypeSet, frame.TypeVector:
+			for _, e := range v.Elems() {
+				if et := e.Type(); et != frame.TypeNone && et != c.col.Elem {
+					undoRecord(cols[:j], i)
+					return 0, fmt.Errorf("%w: column %q: element %v, want %v", ErrRecordMismatch, c.col.Name, et, c.col.Elem)
+				}
+			}
+			at := len(c.data)
+			c.data = frame.AppendValue(c.data, *v)
+			c.ends = append(c.ends, uint32(len(c.data)))
+			size += len(c.data) - at
+		default:
+			// Not a loggable type: Schema.Validate refuses such columns.
+			panic(fmt.Sprintf("BUG: logsink: column %q of type %v", c.col.Name, t))
+		}
 	}
-	return nil
+	return size, nil
 }
+
+// undoRecord takes record i, the last added, back out of cols.
+func undoRecord(cols []colEnc, i int) {
+	for j := range cols {
+		c := &cols[j]
+		if k := len(c.unset); k > 0 && int(c.unset[k-1]) == i {
+			c.unset = c.unset[:k-1]
+			continue
+		}
+		switch c.col.Type {
+		case frame.TypeString, frame.TypeEnum, frame.TypeSet, frame.TypeVector:
+			c.ends = c.ends[:len(c.ends)-1]
+			end := uint32(0)
+			if len(c.ends) > 0 {
+				end = c.ends[len(c.ends)-1]
+			}
+			c.data = c.data[:end]
+		case frame.TypeReal:
+			c.data = c.data[:len(c.data)-8]
+		case frame.TypeAddress:
+			c.data = c.data[:len(c.data)-16]
+		case frame.TypeSubnet:
+			c.data = c.data[:len(c.data)-17]
+		default:
+			c.ints = c.ints[:len(c.ints)-1]
+		}
+	}
+}
+
+// uvarintSize returns the length of the uvarint encoding of x.
+func uvarintSize(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 // str returns string value j.
 func (c *colEnc) str(j int) []byte {
@@ -196,78 +237,121 @@ func (c *colEnc) key(j int) []byte {
 // buildDict fills dict and idx and reports whether a dictionary pays: at
 // most half as many entries as values (so most values repeat), and at most
 // maxDict. It gives up as soon as the answer is no.
-func (c *colEnc) buildDict(seed maphash.Seed) bool {
-	if c.m < 4 {
+//
+// Hot path (shipping goroutine): keys are hashed by dictHash and compared
+// in place; no allocation once the scratch has grown.
+func (c *colEnc) buildDict(seed uint64, d *dictScratch) bool {
+	m := c.values()
+	if m < 4 {
 		return false
 	}
-	limit := min(c.m/2, maxDict)
+	limit := min(m/2, maxDict)
 	size := 1 << bits.Len(uint(2*limit))
-	if cap(c.table) < size {
-		c.table = make([]uint32, size)
+	if cap(d.table) < size {
+		d.table = make([]uint32, size)
 	}
-	c.table = c.table[:size]
-	clear(c.table)
-	c.dict, c.idx = c.dict[:0], c.idx[:0]
+	d.table = d.table[:size]
+	clear(d.table)
+	d.dict, d.idx = d.dict[:0], d.idx[:0]
 	mask := uint64(size - 1)
-	for j := range c.m {
-		k := c.key(j)
-		h := maphash.Bytes(seed, k) & mask
+	var start uint32 // of string j
+	for j := range m {
+		var k []byte
+		if c.col.Type == frame.TypeAddress {
+			k = c.data[16*j : 16*j+16]
+		} else {
+			k = c.data[start:c.ends[j]]
+			start = c.ends[j]
+		}
+		h := dictHash(seed, k) & mask
 		for {
-			e := c.table[h]
+			e := d.table[h]
 			if e == 0 {
-				if len(c.dict) == limit {
+				if len(d.dict) == limit {
 					return false
 				}
-				c.dict = append(c.dict, uint32(j))
-				c.table[h] = uint32(len(c.dict))
-				c.idx = append(c.idx, uint32(len(c.dict)-1))
+				d.dict = append(d.dict, uint32(j))
+				d.table[h] = uint32(len(d.dict))
+				d.idx = append(d.idx, uint32(len(d.dict)-1))
 				break
 			}
-			if bytes.Equal(c.key(int(c.dict[e-1])), k) {
-				c.idx = append(c.idx, e-1)
+			if string(c.key(int(d.dict[e-1]))) == string(k) {
+				d.idx = append(d.idx, e-1)
 				break
 			}
 			h = (h + 1) & mask
 		}
 	}
-	c.sortDict()
+	d.sort()
 	return true
 }
 
-// sortDict orders the dictionary by falling frequency (first occurrence
+// dictHash hashes a dictionary key: a seeded multiply-xorshift over 8-byte
+// words. Log keys are short (addresses, names, uids), where it costs a
+// fraction of maphash.Bytes; with a random seed per encoder, keys chosen
+// to collide can only slow one batch's encoding (linear probing in a table
+// twice the dictionary's size), never change its result.
+func dictHash(seed uint64, b []byte) uint64 {
+	const k1, k2 = 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9
+	h := seed ^ uint64(len(b))*k1
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * k2
+		h ^= h >> 32
+		b = b[8:]
+	}
+	if len(b) > 0 {
+		var t uint64
+		for i, x := range b {
+			t |= uint64(x) << (8 * i)
+		}
+		h = (h ^ t) * k2
+	}
+	h ^= h >> 29
+	h *= 0x94d049bb133111eb
+	return h ^ h>>32
+}
+
+// sort orders the dictionary by falling frequency (first occurrence
 // breaking ties), so that the frequent values get the small indexes and
 // the index section is skewed toward them: it compresses better.
-func (c *colEnc) sortDict() {
-	d := len(c.dict)
-	c.freq = append(c.freq[:0], make([]uint64, d)...)
-	for _, x := range c.idx {
-		c.freq[x] += 1 << 32
+func (d *dictScratch) sort() {
+	n := len(d.dict)
+	d.freq = append(d.freq[:0], make([]uint64, n)...)
+	for _, x := range d.idx {
+		d.freq[x] += 1 << 32
 	}
-	for i := range c.freq {
+	for i := range d.freq {
 		// Descending count, ascending index: sort ascending on the
 		// complemented count.
-		c.freq[i] = (^c.freq[i])&^(1<<32-1) | uint64(i)
+		d.freq[i] = (^d.freq[i])&^(1<<32-1) | uint64(i)
 	}
-	slices.Sort(c.freq)
-	c.remap = append(c.remap[:0], make([]uint32, d)...)
-	old := append(c.table[:0], c.dict...) // the table is done with; reuse it
-	for i, f := range c.freq {
+	slices.Sort(d.freq)
+	d.remap = append(d.remap[:0], make([]uint32, n)...)
+	old := append(d.table[:0], d.dict...) // the table is done with; reuse it
+	for i, f := range d.freq {
 		e := uint32(f)
-		c.remap[e] = uint32(i)
-		c.dict[i] = old[e]
+		d.remap[e] = uint32(i)
+		d.dict[i] = old[e]
 	}
-	for j, x := range c.idx {
-		c.idx[j] = c.remap[x]
+	for j, x := range d.idx {
+		d.idx[j] = d.remap[x]
 	}
 }
 
 // appendBlock appends the column's block (without its length prefix).
-func (c *colEnc) appendBlock(dst []byte, n int, seed maphash.Seed) []byte {
+func (c *colEnc) appendBlock(dst []byte, n int, seed uint64, d *dictScratch) []byte {
 	at := len(dst)
 	dst = append(dst, encPlain)
-	if c.nulls {
+	if len(c.unset) > 0 {
 		dst[at] |= encNulls
-		dst = append(dst, c.present...)
+		bm := len(dst)
+		dst = append(dst, make([]byte, (n+7)/8)...)
+		for i := range n {
+			dst[bm+i>>3] |= 1 << (i & 7)
+		}
+		for _, i := range c.unset {
+			dst[bm+int(i)>>3] &^= 1 << (i & 7)
+		}
 	}
 	switch c.col.Type {
 	case frame.TypeBool:
@@ -304,12 +388,12 @@ func (c *colEnc) appendBlock(dst []byte, n int, seed maphash.Seed) []byte {
 			dst = append(dst, byte(p>>16))
 		}
 	case frame.TypeString, frame.TypeEnum, frame.TypeAddress:
-		if c.buildDict(seed) {
+		if c.buildDict(seed, d) {
 			dst[at] |= encDict
-			dst = binary.AppendUvarint(dst, uint64(len(c.dict)))
-			dst = c.appendList(dst, c.dict)
-			wide := len(c.dict) > 256
-			for _, x := range c.idx {
+			dst = binary.AppendUvarint(dst, uint64(len(d.dict)))
+			dst = c.appendList(dst, d.dict)
+			wide := len(d.dict) > 256
+			for _, x := range d.idx {
 				if wide {
 					dst = binary.LittleEndian.AppendUint16(dst, uint16(x))
 				} else {
@@ -328,7 +412,7 @@ func (c *colEnc) appendBlock(dst []byte, n int, seed maphash.Seed) []byte {
 // appendList appends a string or address list of the values whose indexes
 // are in which, or of all values if which is nil.
 func (c *colEnc) appendList(dst []byte, which []uint32) []byte {
-	k := c.m
+	k := c.values()
 	if which != nil {
 		k = len(which)
 	}
@@ -424,42 +508,28 @@ func appendStr(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-// encodePayload appends the payload of n records of schema s, given in row
-// form in rows (the Batcher's buffer: frame.AppendValue of every value, in
-// schema order), to dst, and the end offset (in dst) of each column block
-// to cuts.
+// encodePayload appends the payload of the n records of schema s held in
+// cols (an open batch's columns, as Batcher.Append filled them) to dst,
+// and the end offset (in dst) of each column block to cuts. It only reads
+// cols.
 //
-// Hot path (shipping goroutine): the column buffers come from a pool and
-// are reused, so a warm encoder allocates nothing (BenchmarkCompressBatch).
-func encodePayload(dst []byte, s *Schema, rows []byte, n int, cuts []int) ([]byte, []int, error) {
-	e := encoderPool.Get().(*payloadEncoder)
-	defer encoderPool.Put(e)
-	if cap(e.cols) < len(s.Columns) {
-		e.cols = make([]colEnc, len(s.Columns))
+// Hot path (shipping goroutine): the scratch comes from a pool, so a warm
+// encoder allocates nothing (BenchmarkCompressBatch).
+func encodePayload(dst []byte, s *Schema, cols []colEnc, n int, cuts []int) ([]byte, []int, error) {
+	if len(cols) != len(s.Columns) {
+		return dst, cuts, fmt.Errorf("%w: %d columns for a schema of %d", ErrBadBatch, len(cols), len(s.Columns))
 	}
-	e.cols = e.cols[:len(s.Columns)]
-	for i, c := range s.Columns {
-		e.cols[i].reset(c, n)
-	}
-	off := 0
-	for i := range n {
-		for j := range e.cols {
-			k, ok := rowValueLen(rows[off:])
-			if !ok {
-				return dst, cuts, fmt.Errorf("%w: record %d column %d: bad row encoding", ErrBadBatch, i, j)
-			}
-			if err := e.cols[j].add(i, rows[off:off+k]); err != nil {
-				return dst, cuts, err
-			}
-			off += k
+	for j := range cols {
+		c := &cols[j]
+		if c.col != s.Columns[j] || c.values() != n-len(c.unset) || len(c.unset) > 0 && int(c.unset[len(c.unset)-1]) >= n {
+			return dst, cuts, fmt.Errorf("%w: column %q holds %d values and %d unset for %d records", ErrBadBatch, s.Columns[j].Name, c.values(), len(c.unset), n)
 		}
 	}
-	if off != len(rows) {
-		return dst, cuts, fmt.Errorf("%w: %d bytes after %d records", ErrBadBatch, len(rows)-off, n)
-	}
+	e := encoderPool.Get().(*payloadEncoder)
+	defer encoderPool.Put(e)
 	dst = appendPayloadHeader(dst, s, n)
-	for j := range e.cols {
-		e.blk = e.cols[j].appendBlock(e.blk[:0], n, e.seed)
+	for j := range cols {
+		e.blk = cols[j].appendBlock(e.blk[:0], n, e.seed, &e.d)
 		dst = binary.AppendUvarint(dst, uint64(len(e.blk)))
 		dst = append(dst, e.blk...)
 		cuts = append(cuts, len(dst))

@@ -13,20 +13,20 @@ import (
 	"github.com/weirio/weir/frame"
 )
 
-// testPayload encodes recs (which must fit s) as a payload: row form as
-// Batcher.Append writes it, then the transposition of CompressBatch.
+// testPayload encodes recs (which must fit s) as a payload: columns as
+// Batcher.Append fills them, then the encoding of CompressBatch.
 func testPayload(t testing.TB, s Schema, recs [][]frame.Value) []byte {
 	t.Helper()
-	var rows []byte
-	for _, rec := range recs {
-		if err := checkRecordSchema(&s, rec); err != nil {
+	cols := make([]colEnc, len(s.Columns))
+	for j := range cols {
+		cols[j].reset(s.Columns[j])
+	}
+	for i, rec := range recs {
+		if _, err := addRecord(cols, i, rec); err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range rec {
-			rows = frame.AppendValue(rows, v)
-		}
 	}
-	raw, _, err := encodePayload(nil, &s, rows, len(recs), nil)
+	raw, _, err := encodePayload(nil, &s, cols, len(recs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

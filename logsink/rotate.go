@@ -54,8 +54,15 @@ type RotateOptions struct {
 	// PostRotate, if set, is called with the path of each rotated file,
 	// after the file is closed and renamed, outside the RotatingFile's
 	// lock, on the goroutine whose call rotated. It should not block for
-	// long (the cmd layer starts a command and returns). Default nil.
+	// long. Default nil.
 	PostRotate func(path string)
+	// Command, if set (Command.Args), is run on each rotated file with
+	// its path as the last argument, as Zeek's rotation postprocessor:
+	// by a CommandRunner, off the write path, one at a time, within a
+	// bounded queue; a failure is logged and counted, never retried, and
+	// never holds up writing. The RotatingFile (or Sink) starts the runner
+	// and its Close waits for the queued commands. Default none.
+	Command CommandOptions
 	// Manual rotates only in MaybeRotate and Close, never inside a Write:
 	// a logger that commits groups of records (Sink) rotates between
 	// groups. Default false.
@@ -75,6 +82,9 @@ func (o *RotateOptions) EnsureDefaults() *RotateOptions {
 	if o.FileMode == 0 {
 		o.FileMode = 0o644
 	}
+	if o.Command.Enabled() {
+		o.Command.EnsureDefaults()
+	}
 	return o
 }
 
@@ -90,7 +100,7 @@ func (o *RotateOptions) Validate() error {
 	case o.FileMode&^fs.ModePerm != 0:
 		return fmt.Errorf("%w: FileMode %v", ErrBadRotateOptions, o.FileMode)
 	}
-	return nil
+	return o.Command.Validate()
 }
 
 // RotatingFile writes one log stream to "<Dir>/<path>.log" and rotates it
@@ -104,7 +114,15 @@ func (o *RotateOptions) Validate() error {
 // Like Zeek, the current file is created on the first record, so a quiet
 // stream leaves no empty files, and Close rotates it (Zeek rotates at
 // shutdown). Sync is the ack point: records written before a successful
-// Sync are on disk.
+// Sync are on disk. On Linux, a file handed a megabyte or more since the
+// last start has its write-out started after each WritePayload
+// (sync_file_range, without waiting), so that the disk works while the
+// logger formats the next batches rather than during the Sync that holds
+// their acknowledgements.
+//
+// Rotation commands (RotateOptions.Command) run on rotated files, in the
+// background; PostRotate and the commands see rotations by time, by size,
+// at Close, and of an incompatible file found at open.
 //
 // Restart: NewRotatingFile finds an existing current file (left by a
 // crash), runs Repair on it, and appends to it if it is compatible: for
@@ -125,7 +143,9 @@ func (o *RotateOptions) Validate() error {
 type RotatingFile struct {
 	schema Schema
 	opts   RotateOptions
-	cur    string // <Dir>/<path>.log
+	cur    string         // <Dir>/<path>.log
+	cmds   *CommandRunner // runs opts.Command; nil without one
+	owns   bool           // cmds is this file's own (stopped by Close)
 
 	mu struct {
 		sync.Mutex
@@ -135,12 +155,19 @@ type RotatingFile struct {
 		next    time.Time // next time-based rotation; zero if disabled
 		closed  bool
 		rotated []string // rotated paths whose PostRotate is due
+		hinted  int64    // file offset up to which write-out was started (writebackLocked)
 	}
 }
 
 // NewRotatingFile returns a RotatingFile for stream s, repairing and
 // reopening an existing current file (see RotatingFile).
 func NewRotatingFile(s Schema, opts RotateOptions) (*RotatingFile, error) {
+	return newRotatingFile(s, opts, nil)
+}
+
+// newRotatingFile is NewRotatingFile with a shared command runner (nil:
+// the file starts its own if opts.Command is set).
+func newRotatingFile(s Schema, opts RotateOptions, cmds *CommandRunner) (*RotatingFile, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -154,16 +181,41 @@ func NewRotatingFile(s Schema, opts RotateOptions) (*RotatingFile, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%w: Dir %s is not a directory", ErrBadRotateOptions, opts.Dir)
 	}
-	r := &RotatingFile{schema: s, opts: opts, cur: filepath.Join(opts.Dir, s.Path+".log")}
+	r := &RotatingFile{schema: s, opts: opts, cur: filepath.Join(opts.Dir, s.Path+".log"), cmds: cmds}
+	if cmds == nil && opts.Command.Enabled() {
+		var err error
+		if r.cmds, err = NewCommandRunner(opts.Command, opts.Dir); err != nil {
+			return nil, err
+		}
+		r.owns = true
+	}
 	r.mu.Lock()
 	err := r.openExistingLocked(r.opts.Now())
 	rotated := r.takeRotatedLocked()
 	r.mu.Unlock()
 	r.notify(rotated)
 	if err != nil {
+		r.stopCommands()
 		return nil, err
 	}
 	return r, nil
+}
+
+// stopCommands stops the file's own command runner, after its queued
+// commands ran.
+func (r *RotatingFile) stopCommands() {
+	if r.owns {
+		r.cmds.Close()
+	}
+}
+
+// CommandMetrics returns the counters of the file's own command runner
+// (zero when it has none, or shares its Sink's).
+func (r *RotatingFile) CommandMetrics() CommandMetrics {
+	if !r.owns {
+		return CommandMetrics{}
+	}
+	return r.cmds.Metrics()
 }
 
 // Path returns the path of the current file (which may not exist yet).
@@ -197,6 +249,102 @@ func (r *RotatingFile) WriteViews(rec []frame.View) error {
 	return err
 }
 
+// WritePayload writes every record of p, a parsed payload, as the
+// writer's WritePayload does (a payload of another schema is refused with
+// ErrRecordMismatch and nothing is written), rotating before it when the
+// interval has passed and, by size, after the record that reaches MaxSize
+// (the rest of p goes to the next file): as Write of each record would.
+//
+// Hot path (logger): one lock and one clock reading per payload; see
+// TSVWriter.WritePayload.
+func (r *RotatingFile) WritePayload(p *Payload) error {
+	r.mu.Lock()
+	var err error
+	if !p.Schema.Equal(&r.schema) {
+		err = fmt.Errorf("%w: payload of stream %q with another schema", ErrRecordMismatch, p.Schema.Path)
+	} else {
+		err = r.writePayloadLocked(p)
+	}
+	rotated := r.takeRotatedLocked()
+	r.mu.Unlock()
+	r.notify(rotated)
+	return err
+}
+
+func (r *RotatingFile) writePayloadLocked(p *Payload) error {
+	if r.mu.closed {
+		return ErrWriterClosed
+	}
+	now := r.opts.Now()
+	if !r.opts.Manual {
+		if err := r.maybeRotateLocked(now); err != nil {
+			return err
+		}
+	}
+	var limit int64
+	if !r.opts.Manual && r.opts.MaxSize > 0 {
+		limit = r.opts.MaxSize
+	}
+	p.ti = 0 // the text walk starts over; the writers format p if needed
+	for {
+		if err := r.ensureOpenLocked(now); err != nil {
+			return err
+		}
+		if err := r.mu.w.(textWriter).writeText(p, limit); err != nil {
+			r.failLocked()
+			return fmt.Errorf("cannot write: %w", err)
+		}
+		if limit > 0 && r.mu.w.Size() >= limit {
+			if err := r.rotateLocked(now); err != nil {
+				return err
+			}
+		}
+		if p.textDone() {
+			r.writebackLocked()
+			return nil
+		}
+	}
+}
+
+// writebackChunk is how much a file is handed between two starts of its
+// write-out.
+const writebackChunk = 1 << 20
+
+// writebackLocked starts the kernel's write-out of what the file has been
+// handed since the last start, once that is writebackChunk or more, so
+// that the commit's fsync finds little left to write: the disk works
+// while the logger formats the next batches instead of during the commit,
+// which holds their acknowledgements (Linux; elsewhere it does nothing).
+// Measured on this repository's 2 vCPU VM (ext4 on virtio): a Sink's
+// commit of 64 conn.log batches written back to back (3.2 MB) took 6 to
+// 8 ms against 9 without it, median of 15; with formatting between the
+// writes, more of the write-out is done by the commit.
+func (r *RotatingFile) writebackLocked() {
+	fw, ok := r.mu.w.(interface{ flushedSize() int64 })
+	if !ok || r.mu.f == nil {
+		return
+	}
+	if end := fw.flushedSize(); end-r.mu.hinted >= writebackChunk {
+		startWriteback(r.mu.f, r.mu.hinted, end-r.mu.hinted)
+		r.mu.hinted = end
+	}
+}
+
+// ensureOpenLocked opens the current file (appending to an existing one
+// or creating it) unless it is open.
+func (r *RotatingFile) ensureOpenLocked(now time.Time) error {
+	if r.mu.w != nil {
+		return nil
+	}
+	if err := r.openExistingLocked(now); err != nil {
+		return err
+	}
+	if r.mu.w == nil {
+		return r.createLocked(now)
+	}
+	return nil
+}
+
 // writeLocked writes one checked record with write, rotating around it.
 // write does not escape, so the callers' closures stay on the stack.
 func (r *RotatingFile) writeLocked(write func(Writer) error) error {
@@ -209,15 +357,8 @@ func (r *RotatingFile) writeLocked(write func(Writer) error) error {
 			return err
 		}
 	}
-	if r.mu.w == nil {
-		if err := r.openExistingLocked(now); err != nil {
-			return err
-		}
-		if r.mu.w == nil {
-			if err := r.createLocked(now); err != nil {
-				return err
-			}
-		}
+	if err := r.ensureOpenLocked(now); err != nil {
+		return err
 	}
 	if err := write(r.mu.w); err != nil {
 		r.failLocked()
@@ -248,11 +389,15 @@ func (r *RotatingFile) Extent() (inode uint64, size int64, ok bool) {
 // the next open cuts it back).
 func (r *RotatingFile) abandon() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	first := !r.mu.closed
 	r.mu.closed = true
 	if r.mu.f != nil {
 		_ = r.mu.f.Close()
 		r.mu.f, r.mu.w = nil, nil
+	}
+	r.mu.Unlock()
+	if first {
+		r.stopCommands()
 	}
 }
 
@@ -290,12 +435,14 @@ func (r *RotatingFile) MaybeRotate() error {
 	return err
 }
 
-// Close writes the footer and rotates the current file, if any. Later calls
-// return ErrWriterClosed.
+// Close writes the footer and rotates the current file, if any, then
+// waits for the rotation commands still queued (when the file runs its
+// own). Later calls return ErrWriterClosed.
 func (r *RotatingFile) Close() error {
 	r.mu.Lock()
 	var err error
-	if r.mu.closed {
+	first := !r.mu.closed
+	if !first {
 		err = ErrWriterClosed
 	} else {
 		r.mu.closed = true
@@ -306,6 +453,9 @@ func (r *RotatingFile) Close() error {
 	rotated := r.takeRotatedLocked()
 	r.mu.Unlock()
 	r.notify(rotated)
+	if first {
+		r.stopCommands()
+	}
 	return err
 }
 
@@ -330,17 +480,20 @@ func (r *RotatingFile) takeRotatedLocked() []string {
 }
 
 func (r *RotatingFile) notify(paths []string) {
-	if r.opts.PostRotate == nil {
-		return
-	}
 	for _, p := range paths {
-		r.opts.PostRotate(p)
+		if r.opts.PostRotate != nil {
+			r.opts.PostRotate(p)
+		}
+		if r.cmds != nil {
+			r.cmds.Rotated(p)
+		}
 	}
 }
 
 // setOpenLocked records a newly opened file.
 func (r *RotatingFile) setOpenLocked(f *os.File, w Writer, opened time.Time) {
 	r.mu.f, r.mu.w, r.mu.opened = f, w, opened
+	r.mu.hinted = w.Size()
 	r.mu.next = time.Time{}
 	if r.opts.Interval > 0 {
 		r.mu.next = opened.Truncate(r.opts.Interval).Add(r.opts.Interval)

@@ -9,8 +9,9 @@ import (
 // ShipperOptions configure a Shipper. The zero value means the defaults.
 type ShipperOptions struct {
 	// Budget bounds the bytes of unacknowledged batches held in memory
-	// (Batch.Raw plus Batch.Payload). Past it the oldest batches go to
-	// Spool, or are dropped and reported in Ready.Dropped. Default 64 MiB.
+	// (Batch.Payload, plus Batch.RowBytes until the batch is released).
+	// Past it the oldest batches go to Spool, or are dropped and reported
+	// in Ready.Dropped. Default 64 MiB.
 	Budget int64
 	// ResendAfter is how long a sent batch waits for its ack before it is
 	// sent again. Default 5 s.

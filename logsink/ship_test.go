@@ -67,7 +67,7 @@ func runShipScript(t *testing.T, s *Shipper, script string) {
 		case "down":
 			s.LoggerDown(f[1])
 		case "add":
-			s.Add(Batch{Stream: f[1], Seq: num(2), Raw: make([]byte, num(3))})
+			s.Add(Batch{Stream: f[1], Seq: num(2), Payload: make([]byte, num(3))})
 		case "ack":
 			s.Ack(f[1], f[2], num(3))
 		case "nack":
@@ -333,7 +333,7 @@ func TestShipperRandom(t *testing.T) {
 			case 0, 1:
 				seq++
 				added[seq] = true
-				s.Add(Batch{Stream: "s", Seq: seq, Raw: make([]byte, 1+r.IntN(40))})
+				s.Add(Batch{Stream: "s", Seq: seq, Payload: make([]byte, 1+r.IntN(40))})
 			case 2:
 				s.LoggerUp(loggers[r.IntN(3)])
 			case 3:

@@ -27,6 +27,11 @@ type SinkOptions struct {
 	// MaxStreams bounds the streams (files) a Sink keeps open; a batch of
 	// a new stream past it is refused with ErrTooManyStreams. Default 1024.
 	MaxStreams int
+	// Commands, if set, runs Rotate.Command for every file of the Sink;
+	// the caller owns it (and closes it after the Sink). Default: with
+	// Rotate.Command set, the Sink starts its own runner and its Close
+	// waits for the queued commands.
+	Commands *CommandRunner
 }
 
 // ErrTooManyStreams is returned by Sink.Write past SinkOptions.MaxStreams.
@@ -54,6 +59,8 @@ var ErrStreamMismatch = errors.New("logsink: batch stream does not match its sch
 // A Sink is not safe for concurrent use: one goroutine owns it.
 type Sink struct {
 	opts    SinkOptions
+	cmds    *CommandRunner // nil without a rotation command
+	owns    bool           // cmds is the Sink's own
 	dedupe  *Dedupe
 	j       *journal
 	files   map[string]*sinkFile
@@ -74,8 +81,9 @@ type SinkMetrics struct {
 	Batches, Records  uint64 // written
 	Duplicates, Stale uint64 // acknowledged without writing (Duplicate, TooOld)
 	Commits           uint64
-	Truncated         int64 // bytes cut from files at open (unacknowledged tails)
-	Unacked           int   // files renamed away at open
+	Truncated         int64          // bytes cut from files at open (unacknowledged tails)
+	Unacked           int            // files renamed away at open
+	Commands          CommandMetrics // the rotation command's runs
 }
 
 // OpenSink opens the sink in opts.Rotate.Dir, creating the directory if
@@ -99,7 +107,7 @@ func OpenSink(opts SinkOptions) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{opts: opts, dedupe: d, files: map[string]*sinkFile{}}
+	s := &Sink{opts: opts, dedupe: d, files: map[string]*sinkFile{}, cmds: opts.Commands}
 	j, existed, err := openJournal(opts.Rotate.Dir, d)
 	if err != nil {
 		return nil, err
@@ -110,6 +118,13 @@ func OpenSink(opts SinkOptions) (*Sink, error) {
 			_ = j.close()
 			return nil, err
 		}
+	}
+	if s.cmds == nil && opts.Rotate.Command.Enabled() {
+		if s.cmds, err = NewCommandRunner(opts.Rotate.Command, opts.Rotate.Dir); err != nil {
+			_ = j.close()
+			return nil, err
+		}
+		s.owns = true
 	}
 	return s, nil
 }
@@ -183,7 +198,7 @@ func (s *Sink) Write(origin frame.NodeID, stream string, seq uint64, p *Payload)
 	if err != nil {
 		return New, err
 	}
-	err = p.Each(func(rec []frame.View) error { return sf.rf.WriteViews(rec) })
+	err = sf.rf.WritePayload(p)
 	if !sf.touched {
 		sf.touched = true
 		s.touched = append(s.touched, sf)
@@ -224,7 +239,7 @@ func (s *Sink) file(sc *Schema) (*sinkFile, error) {
 		return nil, fmt.Errorf("%w: %d", ErrTooManyStreams, s.opts.MaxStreams)
 	}
 	sch := Schema{Path: sc.Path, Columns: slices.Clone(sc.Columns)}
-	rf, err := NewRotatingFile(sch, s.opts.Rotate)
+	rf, err := newRotatingFile(sch, s.opts.Rotate, s.cmds)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +307,13 @@ func (s *Sink) Tick() error {
 }
 
 // Metrics returns a snapshot of the counters.
-func (s *Sink) Metrics() SinkMetrics { return s.m }
+func (s *Sink) Metrics() SinkMetrics {
+	m := s.m
+	if s.cmds != nil {
+		m.Commands = s.cmds.Metrics()
+	}
+	return m
+}
 
 // Close commits, then closes (and so rotates) every file and the journal.
 // If the sink failed, files are not rotated: the next OpenSink cuts them
@@ -319,6 +340,9 @@ func (s *Sink) Close() error {
 	}
 	if cerr := s.j.close(); cerr != nil && err == nil {
 		err = cerr
+	}
+	if s.owns {
+		s.cmds.Close() // after the files' last rotations
 	}
 	return err
 }

@@ -69,7 +69,8 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // waste small.
 //
 // Only encoded batches (CompressBatch) are spooled: their wire fields and
-// payload, not their row buffer. A batch taken back has no Raw.
+// payload, not their records' columns. A batch taken back has none (it
+// cannot be compressed again).
 //
 // One FileSpool per directory; it is safe for concurrent use.
 type FileSpool struct {

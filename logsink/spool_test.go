@@ -43,7 +43,7 @@ func takeAll(t *testing.T, s *FileSpool, size int) []uint64 {
 			return seqs
 		}
 		if want := spoolBatch(b.Seq, size); !bytes.Equal(b.Payload, want.Payload) || b.Stream != want.Stream ||
-			b.Records != want.Records || b.Codec != want.Codec || b.RawLen != want.RawLen || b.Raw != nil {
+			b.Records != want.Records || b.Codec != want.Codec || b.RawLen != want.RawLen || b.cols != nil {
 			t.Fatalf("batch %d differs: %+v", b.Seq, b)
 		}
 		seqs = append(seqs, b.Seq)
@@ -133,7 +133,7 @@ func TestFileSpoolFull(t *testing.T) {
 	if err := s.Put(spoolBatch(10, size)); err != nil {
 		t.Fatalf("after taking all: %v", err)
 	}
-	if err := s.Put(Batch{Stream: "conn", Seq: 1, Raw: []byte{1}}); !errors.Is(err, ErrBadBatch) {
+	if err := s.Put(Batch{Stream: "conn", Seq: 1, Records: 1}); !errors.Is(err, ErrBadBatch) {
 		t.Fatalf("unencoded batch: %v", err)
 	}
 	_ = s.Close()

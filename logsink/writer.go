@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strconv"
+	"math/bits"
 	"time"
 
 	"github.com/weirio/weir/frame"
@@ -21,6 +21,12 @@ type Writer interface {
 	// with byte-identical output for the same values; it does not allocate
 	// on the steady state.
 	WriteViews(rec []frame.View) error
+	// WritePayload writes every record of a parsed payload of the
+	// writer's schema, byte-identical to WriteViews of each record of
+	// its Each, formatting straight from the payload's columns: the
+	// logger's path. A payload of another schema is refused with
+	// ErrRecordMismatch and nothing is written.
+	WritePayload(p *Payload) error
 	// Flush hands buffered bytes to the underlying io.Writer.
 	Flush() error
 	// Sync flushes and, if the underlying writer has a Sync method (an
@@ -37,6 +43,21 @@ type Writer interface {
 // ZeekTimeFormat is the layout of "#open"/"#close" and of the times in
 // rotated file names: Zeek's "%Y-%m-%d-%H-%M-%S".
 const ZeekTimeFormat = "2006-01-02-15-04-05"
+
+// textChunk is how many bytes of formatted records WritePayload gathers
+// before handing them to the buffered writer.
+const textChunk = 32 << 10
+
+// textWriter is the resumable form of WritePayload that RotatingFile uses
+// to rotate by size in the middle of a payload.
+type textWriter interface {
+	writeText(p *Payload, limit int64) error
+}
+
+var (
+	_ textWriter = (*TSVWriter)(nil)
+	_ textWriter = (*JSONWriter)(nil)
+)
 
 // countingBuf is the buffering and byte counting shared by the writers.
 type countingBuf struct {
@@ -99,10 +120,17 @@ func (b *countingBuf) Sync() error {
 
 func (b *countingBuf) Size() int64 { return b.size }
 
+// flushedSize is Size less what is still buffered: the bytes handed to
+// the underlying writer.
+func (b *countingBuf) flushedSize() int64 { return b.size - int64(b.bw.Buffered()) }
+
 // appendEpochNanos formats ns nanoseconds as seconds with exactly six decimals,
 // rounded half away from zero to the microsecond, in integer arithmetic so
 // that no float rounding creeps in (1700000000123456789 ns is
 // "1700000000.123457").
+//
+// Hot path (two columns of every conn.log record): divisions by constants
+// only, the decimals two at a time from a table.
 func appendEpochNanos(dst []byte, ns int64) []byte {
 	u := uint64(ns)
 	if ns < 0 {
@@ -113,14 +141,71 @@ func appendEpochNanos(dst []byte, ns int64) []byte {
 	if u%1000 >= 500 {
 		us++
 	}
-	dst = strconv.AppendUint(dst, us/1e6, 10)
-	dst = append(dst, '.')
+	dst = appendDec(dst, us/1e6)
 	frac := us % 1e6
-	for d := uint64(100000); d > 0; d /= 10 {
-		dst = append(dst, byte('0'+frac/d%10))
+	a, b, c := frac/10000*2, frac/100%100*2, frac%100*2
+	return append(dst, '.', digitPairs[a], digitPairs[a+1], digitPairs[b], digitPairs[b+1], digitPairs[c], digitPairs[c+1])
+}
+
+// appendDec appends u in decimal, as strconv.AppendUint(dst, u, 10).
+//
+// Hot path (the logger's counts, ports and times): the digits are
+// written in place, two at a time.
+func appendDec(dst []byte, u uint64) []byte {
+	if u < 10 {
+		return append(dst, byte('0'+u))
+	}
+	n := decLen(u)
+	o := len(dst)
+	dst = growBytes(dst, n)[:o+n]
+	b := dst[o : o+n]
+	i := n
+	for u >= 100 {
+		q := u / 100
+		r := (u - 100*q) * 2
+		i -= 2
+		b[i], b[i+1] = digitPairs[r], digitPairs[r+1]
+		u = q
+	}
+	if u >= 10 {
+		b[i-2], b[i-1] = digitPairs[2*u], digitPairs[2*u+1]
+	} else {
+		b[i-1] = byte('0' + u)
 	}
 	return dst
 }
+
+// appendInt appends v in decimal, as strconv.AppendInt(dst, v, 10).
+func appendInt(dst []byte, v int64) []byte {
+	if v < 0 {
+		return appendDec(append(dst, '-'), -uint64(v))
+	}
+	return appendDec(dst, uint64(v))
+}
+
+// decLen returns the number of decimal digits of u.
+func decLen(u uint64) int {
+	n := (bits.Len64(u) * 1233) >> 12 // floor(log10(2^bits)), off by at most one
+	if n < len(pow10u) && u >= pow10u[n] {
+		n++
+	}
+	return max(n, 1)
+}
+
+var pow10u = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+	1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// digitPairs holds "00" to "99".
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 func appendEpochTime(dst []byte, t time.Time) []byte {
 	return appendEpochNanos(dst, t.UnixNano())

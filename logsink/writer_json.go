@@ -1,6 +1,7 @@
 package logsink
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -30,6 +31,10 @@ type JSONWriter struct {
 	countingBuf
 	schema Schema
 	keys   [][]byte // `"name":` per column, pre-encoded
+	// The keys back to back (then textSlack bytes) and the end of each,
+	// for WritePayload.
+	keyText []byte
+	keyEnd  []uint32
 }
 
 var _ Writer = (*JSONWriter)(nil)
@@ -48,7 +53,10 @@ func newJSONWriter(w io.Writer, s Schema, size int64) (*JSONWriter, error) {
 	for i, c := range s.Columns {
 		k := appendJSONString(nil, c.Name)
 		j.keys[i] = append(k, ':')
+		j.keyText = append(j.keyText, j.keys[i]...)
+		j.keyEnd = append(j.keyEnd, uint32(len(j.keyText)))
 	}
+	j.keyText = append(j.keyText, make([]byte, textSlack)...)
 	return j, nil
 }
 
@@ -83,6 +91,43 @@ func (j *JSONWriter) WriteViews(rec []frame.View) error {
 		return err
 	}
 	return j.writeViews(rec)
+}
+
+// WritePayload appends a line for every record of p, as
+// TSVWriter.WritePayload does.
+//
+// Hot path (logger): as TSVWriter.WritePayload.
+func (j *JSONWriter) WritePayload(p *Payload) error {
+	if j.closed {
+		return ErrWriterClosed
+	}
+	if !p.Schema.Equal(&j.schema) {
+		return fmt.Errorf("%w: payload of stream %q with another schema", ErrRecordMismatch, p.Schema.Path)
+	}
+	p.ti = 0
+	return j.writeText(p, 0)
+}
+
+// writeText is TSVWriter.writeText in JSON.
+func (j *JSONWriter) writeText(p *Payload, limit int64) error {
+	if err := p.textStart(textJSON); err != nil {
+		return err
+	}
+	b := j.line[:0]
+	for !p.textDone() {
+		b = p.appendJSONLine(b, j.keyText, j.keyEnd)
+		if len(b) >= textChunk || limit > 0 && j.size+int64(len(b)) >= limit {
+			if err := j.put(b); err != nil {
+				return err
+			}
+			b = b[:0]
+			if limit > 0 && j.size >= limit {
+				break
+			}
+		}
+	}
+	j.line = b
+	return j.put(b)
 }
 
 func (j *JSONWriter) writeViews(rec []frame.View) error {
@@ -168,7 +213,36 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }
 
+// jsonPlain[c] is true for the bytes a JSON string keeps as they are:
+// printable ASCII but '"' and '\\'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendJSONString appends s as a JSON string (see JSONWriter).
+//
+// Hot path: a string of plain printable ASCII is found so by one table
+// scan and appended whole.
 func appendJSONString(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if !jsonPlain[s[i]] {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return appendJSONStringSlow(b, s)
+}
+
+func appendJSONStringSlow(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {
 		c := s[i]

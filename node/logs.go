@@ -63,7 +63,7 @@ type LogStats struct {
 	// WriteErrors counts failed commit rounds on a logger.
 	WriteErrors uint64
 	// RawBytes and WireBytes sum the batches this node closed: their
-	// records before and after compression.
+	// records in row form (logsink.Batch.RowBytes) and on the wire.
 	RawBytes, WireBytes uint64
 }
 
@@ -364,9 +364,9 @@ func (l *logs) pump(s *logsink.Shipper) {
 			l.droppedRecords.Add(uint64(b.Records))
 			return
 		}
-		l.rawBytes.Add(uint64(len(b.Raw)))
+		l.rawBytes.Add(uint64(b.RowBytes))
 		l.wireBytes.Add(uint64(len(cb.Payload)))
-		l.releaseRaw(&cb)
+		l.release(&cb)
 		if l.sink != nil {
 			l.sink.postLocal(l.n.ID(), cb)
 		}
@@ -463,15 +463,15 @@ func (l *logs) pump(s *logsink.Shipper) {
 	}
 }
 
-// releaseRaw drops the batch's uncompressed records once compressed.
-func (l *logs) releaseRaw(b *logsink.Batch) {
+// release hands the batch's uncompressed records back to its Batcher once
+// compressed.
+func (l *logs) release(b *logsink.Batch) {
 	l.mu.Lock()
 	st := l.streams[b.Stream]
 	l.mu.Unlock()
 	if st != nil {
-		st.bt.Release(*b)
+		st.bt.Release(b)
 	}
-	b.Raw = nil
 }
 
 func (l *logs) streamList() []*LogStream {

@@ -40,7 +40,10 @@ type LogOptions struct {
 	// Format of local files. Default logsink.FormatTSV.
 	Format logsink.FileFormat
 	// Rotate configures rotation of local files (Dir and Format are taken
-	// from this struct). Default: hourly, as Zeek.
+	// from this struct). Default: hourly, as Zeek. Rotate.Command runs a
+	// command on each rotated file, off the write path (logged with the
+	// node's logger unless Rotate.Command.Log is set); see
+	// logsink.CommandOptions. Its counters are in LogStats.Sink.Commands.
 	Rotate logsink.RotateOptions
 	// Batch configures batching (defaults: 400 records, 256 KiB or 1 s).
 	Batch logsink.BatcherOptions

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,14 +13,23 @@ import (
 )
 
 // sinkLoop is the goroutine that owns a node's logsink.Sink: event loops
-// post received log batches to it (copied, bounded by WriteQueue bytes),
-// and it writes them in groups: write every queued batch, Commit (fsync
-// files, then the journal), then acknowledge the group — the group-commit
-// equivalent of fsync-before-ack.
+// post received log batches to it (copied into recycled buffers, bounded
+// by WriteQueue bytes), and it writes them in groups: write every queued
+// batch, Commit (fsync files, then the journal), then acknowledge the
+// group — the group-commit equivalent of fsync-before-ack.
+//
+// A group is written prepChunk batches at a time: first each batch is
+// decoded, decompressed, parsed and formatted (prep), on up to GOMAXPROCS
+// goroutines that run only for that step, then the batches are written
+// one after the other, in the order they arrived, by the sink goroutine.
+// The formatting, most of a logger's work per record, so uses every core;
+// the files and the journal keep one writer.
 type sinkLoop struct {
-	l    *logs
-	opts logsink.SinkOptions
-	sink *logsink.Sink
+	l     *logs
+	opts  logsink.SinkOptions
+	sink  *logsink.Sink
+	cmds  *logsink.CommandRunner // the rotation command, if any; outlives sink reopens
+	preps []prepped              // per item of a chunk, reused (run's)
 
 	mu struct {
 		sync.Mutex
@@ -27,6 +37,7 @@ type sinkLoop struct {
 		bytes int64
 		busy  bool
 		room  *sync.Cond // broadcast when the queue is taken
+		free  [][]byte   // body buffers to reuse, at most maxFreeBodies
 	}
 	wake chan struct{}
 	stop chan struct{}
@@ -45,6 +56,22 @@ type sinkItem struct {
 	origin frame.NodeID
 }
 
+// prepped is an item made ready for the sink: decoded, decompressed,
+// parsed and formatted; or the reason it is rejected.
+type prepped struct {
+	m       frame.LogBatch
+	decoded bool // m holds the batch's header (else the frame is corrupt)
+	origin  frame.NodeID
+	raw     []byte
+	pl      logsink.Payload
+	err     error // why the batch is rejected (code says how)
+	code    frame.ErrCode
+}
+
+// prepChunk is how many batches are prepared before they are written: it
+// bounds the memory of the prepared batches (their payloads and text).
+const prepChunk = 32
+
 type pendingAck struct {
 	peer   *netio.Peer
 	stream []byte
@@ -56,15 +83,29 @@ func newSinkLoop(l *logs) (*sinkLoop, error) {
 	rot := l.opts.Rotate
 	rot.Dir, rot.Format = l.opts.Dir, l.opts.Format
 	opts := logsink.SinkOptions{Rotate: rot, Dedupe: l.opts.Dedupe, MaxStreams: l.opts.MaxStreams}
+	var cmds *logsink.CommandRunner
+	if rot.Command.Enabled() {
+		if rot.Command.Log == nil {
+			rot.Command.Log = l.n.log
+		}
+		var err error
+		if cmds, err = logsink.NewCommandRunner(rot.Command, rot.Dir); err != nil {
+			return nil, err
+		}
+		opts.Commands = cmds
+	}
 	sink, err := logsink.OpenSink(opts)
 	if err != nil {
+		if cmds != nil {
+			cmds.Close()
+		}
 		return nil, err
 	}
 	if m := sink.Metrics(); m.Truncated > 0 || m.Unacked > 0 {
 		l.n.log.Warn("log files cut back to their acknowledged extent after an unclean stop",
 			"bytes_cut", m.Truncated, "files_set_aside", m.Unacked)
 	}
-	s := &sinkLoop{l: l, opts: opts, sink: sink, wake: make(chan struct{}, 1),
+	s := &sinkLoop{l: l, opts: opts, sink: sink, cmds: cmds, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.room = sync.NewCond(&s.mu.Mutex)
 	s.storeMetrics()
@@ -72,8 +113,18 @@ func newSinkLoop(l *logs) (*sinkLoop, error) {
 	return s, nil
 }
 
+// maxFreeBodies bounds the body buffers kept for reuse; a buffer larger
+// than maxFreeBody is not kept.
+const (
+	maxFreeBodies = 256
+	maxFreeBody   = 1 << 20
+)
+
 // post queues the body of a received log-batch frame (any event loop). It
-// is copied; past WriteQueue bytes it is shed unacknowledged.
+// is copied (the frame is a view into the loop's read buffer) into a
+// recycled buffer; past WriteQueue bytes it is shed unacknowledged.
+//
+// Hot path (event loop): no allocation once buffers are recycled.
 func (s *sinkLoop) post(p *netio.Peer, f []byte) {
 	s.mu.Lock()
 	if s.mu.bytes+int64(len(f)) > s.l.opts.WriteQueue {
@@ -81,10 +132,28 @@ func (s *sinkLoop) post(p *netio.Peer, f []byte) {
 		s.shed.Add(1)
 		return
 	}
-	s.mu.q = append(s.mu.q, sinkItem{peer: p, body: append([]byte(nil), f...)})
+	var body []byte
+	if k := len(s.mu.free); k > 0 && cap(s.mu.free[k-1]) >= len(f) {
+		body = s.mu.free[k-1]
+		s.mu.free[k-1] = nil
+		s.mu.free = s.mu.free[:k-1]
+	}
+	s.mu.q = append(s.mu.q, sinkItem{peer: p, body: append(body[:0], f...)})
 	s.mu.bytes += int64(len(f))
 	s.mu.Unlock()
 	s.signal()
+}
+
+// recycle keeps the bodies of written items for post to reuse.
+func (s *sinkLoop) recycle(items []sinkItem) {
+	s.mu.Lock()
+	for i := range items {
+		if b := items[i].body; cap(b) > 0 && cap(b) <= maxFreeBody && len(s.mu.free) < maxFreeBodies {
+			s.mu.free = append(s.mu.free, b[:0])
+		}
+		items[i] = sinkItem{}
+	}
+	s.mu.Unlock()
 }
 
 // postLocal queues one of this node's own (compressed) batches. It is not
@@ -127,12 +196,10 @@ func (s *sinkLoop) run() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var (
-		items   []sinkItem
-		acks    []pendingAck
-		scratch []byte
-		ackBuf  []byte
+		items  []sinkItem
+		acks   []pendingAck
+		ackBuf []byte
 	)
-	lim := s.l.n.opts.Net.Limits
 	for stopping := false; !stopping; {
 		select {
 		case <-s.wake:
@@ -157,14 +224,16 @@ func (s *sinkLoop) run() {
 		}
 		acks = acks[:0]
 		failed := false
-		for i := range items {
-			it := &items[i]
-			var ack pendingAck
-			scratch, ack, failed = s.write(it, scratch, &lim, failed)
-			if ack.peer != nil {
-				acks = append(acks, ack)
+		for start := 0; start < len(items) && !failed; start += prepChunk {
+			chunk := items[start:min(start+prepChunk, len(items))]
+			s.prep(chunk)
+			for i := range chunk {
+				var ack pendingAck
+				ack, failed = s.write(&chunk[i], &s.preps[i], failed)
+				if ack.peer != nil {
+					acks = append(acks, ack) // its stream aliases the item's body
+				}
 			}
-			*it = sinkItem{}
 		}
 		if !failed {
 			if err := s.sink.Commit(); err != nil {
@@ -183,6 +252,8 @@ func (s *sinkLoop) run() {
 			ackBuf = frame.AppendLogAck(ackBuf[:0], frame.LogAck{Stream: a.stream, Seq: a.seq, Status: a.status})
 			_ = a.peer.Send(ackBuf)
 		}
+		clear(acks)
+		s.recycle(items)
 		s.storeMetrics()
 		s.mu.Lock()
 		s.mu.busy = false
@@ -191,55 +262,95 @@ func (s *sinkLoop) run() {
 	}
 }
 
-// write writes one item; it returns the ack to send after the commit (none
-// for local batches) and whether the sink failed.
-func (s *sinkLoop) write(it *sinkItem, scratch []byte, lim *frame.Limits, failed bool) ([]byte, pendingAck, bool) {
-	codecs := s.l.codecs
-	var (
-		m      frame.LogBatch
-		origin frame.NodeID
-	)
+// prep prepares the items of a chunk, in parallel: each goroutine takes
+// the next item not taken, and prep returns when all are done.
+func (s *sinkLoop) prep(chunk []sinkItem) {
+	if len(s.preps) < len(chunk) {
+		s.preps = append(s.preps, make([]prepped, len(chunk)-len(s.preps))...)
+	}
+	var next atomic.Int32
+	work := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(chunk) {
+				return
+			}
+			s.prepOne(&chunk[i], &s.preps[i])
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(chunk)) - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+}
+
+// prepOne decodes, decompresses, parses and formats one item into p
+// (safe to run for different items at once: the codecs are shared
+// read-only state, and p is the item's own).
+func (s *sinkLoop) prepOne(it *sinkItem, p *prepped) {
+	p.err, p.code, p.decoded = nil, frame.CodeOK, true
 	if it.peer == nil {
 		b := it.local
 		codec, rawLen, payload := b.Wire()
-		m = frame.LogBatch{Stream: []byte(b.Stream), Codec: codec, Records: b.Records, Seq: b.Seq, RawLen: rawLen, Payload: payload}
-		origin = it.origin
+		p.m = frame.LogBatch{Stream: []byte(b.Stream), Codec: codec, Records: b.Records, Seq: b.Seq, RawLen: rawLen, Payload: payload}
+		p.origin = it.origin
 	} else {
 		var err error
-		if m, err = frame.DecodeLogBatch(it.body); err != nil {
-			s.l.rejected.Add(1)
-			s.l.n.log.Warn("corrupt log batch", "peer", it.peer.Name, "err", err)
-			return scratch, pendingAck{peer: it.peer, status: frame.CodeCorrupt}, failed
+		if p.m, err = frame.DecodeLogBatch(it.body); err != nil {
+			p.err, p.code, p.decoded = err, frame.CodeCorrupt, false
+			return
 		}
-		origin = m.Origin
+		p.origin = p.m.Origin
 	}
-	reject := func(code frame.ErrCode, err error) ([]byte, pendingAck, bool) {
+	raw, err := s.l.codecs.DecompressLogBatch(p.raw[:0], p.m)
+	if err != nil {
+		p.err, p.code = err, frame.CodeCorrupt
+		return
+	}
+	p.raw = raw
+	err = p.pl.Parse(raw, &s.l.n.opts.Net.Limits)
+	if err == nil && uint32(p.pl.Records()) != p.m.Records {
+		err = errors.New("record count differs from the header")
+	}
+	if err == nil {
+		// The stream's schema may still be refused (Sink.Write says
+		// why); formatting it first costs only that batch's time.
+		err = p.pl.Format(s.opts.Rotate.Format)
+	}
+	if err != nil {
+		p.err, p.code = err, frame.CodeCorrupt
+	}
+}
+
+// write writes one prepared item; it returns the ack to send after the
+// commit (none for local batches) and whether the sink failed.
+func (s *sinkLoop) write(it *sinkItem, p *prepped, failed bool) (pendingAck, bool) {
+	m := &p.m
+	if !p.decoded {
+		s.l.rejected.Add(1)
+		s.l.n.log.Warn("corrupt log batch", "peer", it.peer.Name, "err", p.err)
+		return pendingAck{peer: it.peer, status: frame.CodeCorrupt}, failed
+	}
+	reject := func(code frame.ErrCode, err error) (pendingAck, bool) {
 		s.l.rejected.Add(1)
 		if it.peer == nil {
 			s.l.dropped.Add(1)
 			s.l.droppedRecords.Add(uint64(m.Records))
 			s.l.n.log.Error("cannot write local log batch", "stream", string(m.Stream), "err", err)
-			return scratch, pendingAck{}, failed
+			return pendingAck{}, failed
 		}
 		s.l.n.log.Warn("log batch rejected", "peer", it.peer.Name, "stream", string(m.Stream), "seq", m.Seq, "err", err)
-		return scratch, pendingAck{peer: it.peer, stream: m.Stream, seq: m.Seq, status: code}, failed
+		return pendingAck{peer: it.peer, stream: m.Stream, seq: m.Seq, status: code}, failed
 	}
 	if failed {
-		return scratch, pendingAck{}, true
+		return pendingAck{}, true
 	}
-	raw, err := codecs.DecompressLogBatch(scratch[:0], m)
-	if err != nil {
-		return reject(frame.CodeCorrupt, err)
+	if p.err != nil {
+		return reject(p.code, p.err)
 	}
-	scratch = raw
-	pl, err := logsink.ParsePayload(raw, lim)
-	if err == nil && uint32(pl.Records()) != m.Records {
-		err = errors.New("record count differs from the header")
-	}
-	if err != nil {
-		return reject(frame.CodeCorrupt, err)
-	}
-	_, err = s.sink.Write(origin, string(m.Stream), m.Seq, &pl)
+	_, err := s.sink.Write(p.origin, string(m.Stream), m.Seq, &p.pl)
 	switch {
 	case err == nil:
 	case errors.Is(err, logsink.ErrTooManyStreams):
@@ -248,12 +359,12 @@ func (s *sinkLoop) write(it *sinkItem, scratch []byte, lim *frame.Limits, failed
 		return reject(frame.CodeBadRequest, err)
 	default:
 		s.l.n.log.Error("cannot write log batch", "stream", string(m.Stream), "err", err)
-		return scratch, pendingAck{}, true
+		return pendingAck{}, true
 	}
 	if it.peer == nil {
-		return scratch, pendingAck{}, false
+		return pendingAck{}, false
 	}
-	return scratch, pendingAck{peer: it.peer, stream: m.Stream, seq: m.Seq}, false
+	return pendingAck{peer: it.peer, stream: m.Stream, seq: m.Seq}, false
 }
 
 // reopen replaces a failed sink by a fresh one, which cuts the files back
@@ -276,9 +387,14 @@ func (s *sinkLoop) reopen() {
 	}
 }
 
-// close writes what is queued, commits, and closes the sink.
+// close writes what is queued, commits, and closes the sink; then waits
+// for the rotation commands of the files Close rotated.
 func (s *sinkLoop) close() error {
 	close(s.stop)
 	<-s.done
-	return s.sink.Close()
+	err := s.sink.Close()
+	if s.cmds != nil {
+		s.cmds.Close()
+	}
+	return err
 }

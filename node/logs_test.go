@@ -104,3 +104,50 @@ func TestLogsWorkerToLogger(t *testing.T) {
 		}
 	}
 }
+
+// A node with local logging runs LogOptions.Rotate.Command on each file it
+// rotates, here the one its Close rotates; Close waits for the command.
+func TestLogsRotateCommand(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(t.TempDir(), "list")
+	o := Options{Name: "logger-1", Role: frame.RoleLogger, Logger: testLogger()}
+	o.Logs.Dir = dir
+	o.Logs.Rotate.Interval = -1
+	o.Logs.Rotate.Command.Args = []string{"sh", "-c", `echo "$1" >> "$0"`, list}
+	n, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := n.CreateLog(connlog.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const records = 1000
+	g := connlog.New(2)
+	var rec []frame.Value
+	for id := uint64(0); id < records; id++ {
+		rec = g.Next(rec, id)
+		if err := st.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.FlushLogs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := strings.Fields(string(b))
+	if len(paths) != 1 || filepath.Dir(paths[0]) != dir || !strings.HasPrefix(filepath.Base(paths[0]), "conn.") {
+		t.Fatalf("command ran on %v", paths)
+	}
+	if seen := countIDs(t, dir); len(seen) != records {
+		t.Fatalf("%d records in %s", len(seen), dir)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 
 	"github.com/weirio/weir/frame"
 	"github.com/weirio/weir/internal/bench"
@@ -20,6 +21,7 @@ func logs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		listen, dir       string
 		jsonOut, verbose  bool
 		inProcess         bool
+		cpuprof           string
 	)
 	fs := flag.NewFlagSet("weir-bench logs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,6 +40,7 @@ func logs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs.BoolVar(&inProcess, "in-process", false, "run the loggers in this process (no SIGKILL, CPU not split)")
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON object")
 	fs.BoolVar(&verbose, "v", false, "log node events at info level on stderr")
+	fs.StringVar(&cpuprof, "cpuprofile", "", "write CPU profiles: with --role to this file; otherwise this process (the workers) to FILE-workers.pprof and each logger child to FILE-logger<i>.pprof")
 	fs.StringVar(&role, "role", "", "internal: play a logger (with --name, --listen, --dir)")
 	fs.StringVar(&name, "name", "logger-0", "with --role logger: node name")
 	fs.StringVar(&listen, "listen", "127.0.0.1:0", "with --role logger: address to listen on")
@@ -60,6 +63,17 @@ func logs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if dir == "" {
 			dir = c.Dir
 		}
+		if cpuprof != "" {
+			f, err := os.Create(cpuprof)
+			if err != nil {
+				return fmt.Errorf("cannot create CPU profile: %w", err)
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return fmt.Errorf("cannot start CPU profile: %w", err)
+			}
+			defer pprof.StopCPUProfile()
+		}
 		return bench.ServeLogger(ctx, name, listen, dir, stdin, stdout, c.Log)
 	}
 	switch codec {
@@ -72,6 +86,7 @@ func logs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	default:
 		return fmt.Errorf("unknown codec %q (want s2, zstd or none)", codec)
 	}
+	c.CPUProfile = cpuprof
 	if !inProcess {
 		exe, err := os.Executable()
 		if err != nil {

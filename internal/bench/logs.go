@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,12 @@ type LogsConfig struct {
 	// Exe is the binary started for logger children ("" runs them in this
 	// process, where SIGKILL is not possible).
 	Exe string
+	// CPUProfile, when set, writes a CPU profile of this process (the
+	// workers, and the loggers too when they run in it) from the start of
+	// the measured part to the end of the run to CPUProfile-workers.pprof,
+	// and makes each logger child profile its whole life to
+	// CPUProfile-logger<i>.pprof.
+	CPUProfile string
 }
 
 // LogsResult is the scenario's outcome.
@@ -169,6 +176,13 @@ func RunLogs(ctx context.Context, c LogsConfig) (*LogsResult, error) {
 		}
 	}
 
+	if c.CPUProfile != "" {
+		stop, err := startCPUProfile(c.CPUProfile + "-workers.pprof")
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 	var written atomic.Uint64
 	cpu0 := selfCPU()
 	t0 := time.Now()
@@ -326,7 +340,11 @@ func startLogger(ctx context.Context, c LogsConfig, i int, listen string) (*logg
 		}
 		return &loggerProc{addr: addr, node: n}, nil
 	}
-	cmd := exec.CommandContext(ctx, c.Exe, "logs", "--role", "logger", "--name", name, "--listen", listen, "--logdir", dir)
+	args := []string{"logs", "--role", "logger", "--name", name, "--listen", listen, "--logdir", dir}
+	if c.CPUProfile != "" {
+		args = append(args, "--cpuprofile", fmt.Sprintf("%s-logger%d.pprof", c.CPUProfile, i))
+	}
+	cmd := exec.CommandContext(ctx, c.Exe, args...)
 	cmd.Stderr = os.Stderr
 	setParentDeath(cmd)
 	in, err := cmd.StdinPipe()
@@ -486,6 +504,22 @@ func verifyLogs(dir string, records uint64) (lost, dups uint64, err error) {
 		}
 	}
 	return lost, dups, nil
+}
+
+// startCPUProfile starts a CPU profile written to path; stop ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cannot start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 func selfCPU() time.Duration {

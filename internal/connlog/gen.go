@@ -157,17 +157,18 @@ var scanPorts = []uint16{22, 23, 80, 443, 445, 3389, 8080, 1433, 3306, 5900, 25,
 // concurrent use.
 type Gen struct {
 	r              *rand.Rand
-	end            int64 // µs since the Unix epoch: the end clock
-	intV4, intV6   []netip.Addr
-	extV4, extV6   []netip.Addr
+	end            int64     // µs since the Unix epoch: the end clock
+	intV4, extV4   [][4]byte // IPv4 hosts, compact: drawn at random, they must stay in cache
+	intV6, extV6   []netip.Addr
 	srv, resolvers []netip.Addr
 	dmz            []netip.Addr
-	zIntV4, zIntV6 *rand.Zipf
-	zExtV4, zExtV6 *rand.Zipf
-	zSrv           *rand.Zipf
+	zIntV4, zIntV6 *zipf
+	zExtV4, zExtV6 *zipf
+	zSrv           *zipf
 	svcCum, tcpCum []float64
 	udpCum         []float64
-	mdns, dhcpSrv  netip.Addr
+	mdns, mdns6    netip.Addr
+	dhcpSrv        netip.Addr
 	arena          []byte // uid bytes; see uid
 }
 
@@ -175,11 +176,11 @@ type Gen struct {
 func New(seed uint64) *Gen {
 	r := rand.New(rand.NewPCG(seed, 0x5eed_c0_11_1065))
 	g := &Gen{r: r, end: Epoch * 1e6}
-	g.intV4 = make([]netip.Addr, internalV4)
+	g.intV4 = make([][4]byte, internalV4)
 	for i := range g.intV4 {
 		// 10.<site 16-31>.<vlan>.<host>: 250 hosts per /24.
 		n := i + 1
-		g.intV4[i] = netip.AddrFrom4([4]byte{10, byte(16 + n/(250*16)), byte(n / 250 % 16 * 8), byte(n%250 + 2)})
+		g.intV4[i] = [4]byte{10, byte(16 + n/(250*16)), byte(n / 250 % 16 * 8), byte(n%250 + 2)}
 	}
 	r.Shuffle(len(g.intV4), func(i, j int) { g.intV4[i], g.intV4[j] = g.intV4[j], g.intV4[i] })
 	g.intV6 = make([]netip.Addr, internalV6)
@@ -192,9 +193,9 @@ func New(seed uint64) *Gen {
 		}
 		g.intV6[i] = netip.AddrFrom16(b)
 	}
-	g.extV4 = make([]netip.Addr, externalV4)
+	g.extV4 = make([][4]byte, externalV4)
 	for i := range g.extV4 {
-		g.extV4[i] = publicV4(r)
+		g.extV4[i] = publicV4(r).As4()
 	}
 	g.extV6 = make([]netip.Addr, externalV6)
 	for i := range g.extV6 {
@@ -221,12 +222,13 @@ func New(seed uint64) *Gen {
 		g.dmz = append(g.dmz, netip.AddrFrom4([4]byte{10, 0, 200, byte(10 + i)}))
 	}
 	g.mdns = netip.AddrFrom4([4]byte{224, 0, 0, 251})
+	g.mdns6 = netip.MustParseAddr("ff02::fb")
 	g.dhcpSrv = netip.AddrFrom4([4]byte{10, 0, 0, 1})
-	g.zIntV4 = rand.NewZipf(r, 1.07, 8, internalV4-1)
-	g.zIntV6 = rand.NewZipf(r, 1.07, 4, internalV6-1)
-	g.zExtV4 = rand.NewZipf(r, 1.15, 3, externalV4-1)
-	g.zExtV6 = rand.NewZipf(r, 1.15, 3, externalV6-1)
-	g.zSrv = rand.NewZipf(r, 1.3, 1, servers-1)
+	g.zIntV4 = newZipf(1.07, 8, internalV4)
+	g.zIntV6 = newZipf(1.07, 4, internalV6)
+	g.zExtV4 = newZipf(1.15, 3, externalV4)
+	g.zExtV6 = newZipf(1.15, 3, externalV6)
+	g.zSrv = newZipf(1.3, 1, servers)
 	for _, s := range services {
 		g.svcCum = appendCum(g.svcCum, s.weight)
 	}
@@ -405,16 +407,16 @@ func optCount(n int64) frame.Value {
 
 func (g *Gen) internalHost() netip.Addr {
 	if g.r.IntN(100) < 6 {
-		return g.intV6[g.zIntV6.Uint64()]
+		return g.intV6[g.zIntV6.draw(g.r)]
 	}
-	return g.intV4[g.zIntV4.Uint64()]
+	return netip.AddrFrom4(g.intV4[g.zIntV4.draw(g.r)])
 }
 
 func (g *Gen) externalHost(v6 bool) netip.Addr {
 	if v6 {
-		return g.extV6[g.zExtV6.Uint64()]
+		return g.extV6[g.zExtV6.draw(g.r)]
 	}
-	return g.extV4[g.zExtV4.Uint64()]
+	return netip.AddrFrom4(g.extV4[g.zExtV4.draw(g.r)])
 }
 
 func (g *Gen) ephemeral() uint16 { return uint16(32768 + g.r.IntN(61000-32768)) }
@@ -427,7 +429,7 @@ func (g *Gen) outbound(c *conn, svc *service) {
 	case svc.port == 0: // unknown service on a high port
 		c.respP = uint16(1024 + g.r.IntN(64511))
 		if g.r.Float64() < svc.internal && !v6 {
-			c.resp = g.srv[g.zSrv.Uint64()]
+			c.resp = g.srv[g.zSrv.draw(g.r)]
 		} else {
 			c.resp = g.externalHost(v6)
 		}
@@ -435,12 +437,12 @@ func (g *Gen) outbound(c *conn, svc *service) {
 		c.origP, c.respP = 8, 0
 		c.resp = g.externalHost(v6)
 		if g.r.Float64() < svc.internal && !v6 {
-			c.resp = g.srv[g.zSrv.Uint64()]
+			c.resp = g.srv[g.zSrv.draw(g.r)]
 		}
 	case svc.port == 5353:
 		c.origP = 5353
 		if v6 {
-			c.resp = netip.MustParseAddr("ff02::fb")
+			c.resp = g.mdns6
 		} else {
 			c.resp = g.mdns
 		}
@@ -448,7 +450,7 @@ func (g *Gen) outbound(c *conn, svc *service) {
 		c.origP = 68
 		c.resp = g.dhcpSrv
 		if v6 {
-			c.orig = g.intV4[g.zIntV4.Uint64()]
+			c.orig = netip.AddrFrom4(g.intV4[g.zIntV4.draw(g.r)])
 		}
 	case svc.port == 53:
 		if g.r.Float64() < svc.internal {
@@ -462,9 +464,9 @@ func (g *Gen) outbound(c *conn, svc *service) {
 		}
 	case g.r.Float64() < svc.internal:
 		if v6 {
-			c.orig = g.intV4[g.zIntV4.Uint64()] // the Windows estate is IPv4
+			c.orig = netip.AddrFrom4(g.intV4[g.zIntV4.draw(g.r)]) // the Windows estate is IPv4
 		}
-		c.resp = g.srv[g.zSrv.Uint64()]
+		c.resp = g.srv[g.zSrv.draw(g.r)]
 	default:
 		c.resp = g.externalHost(v6)
 	}
@@ -480,7 +482,7 @@ func (g *Gen) inbound(c *conn) {
 	c.origP = g.ephemeral()
 	if g.r.IntN(100) < 60 {
 		c.orig = publicV4(g.r)
-		c.resp = g.intV4[g.r.IntN(len(g.intV4))]
+		c.resp = netip.AddrFrom4(g.intV4[g.r.IntN(len(g.intV4))])
 		c.respP = scanPorts[g.r.IntN(len(scanPorts))]
 		c.state, c.hist = "S0", "S"
 		if g.r.IntN(3) == 0 {
