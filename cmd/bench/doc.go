@@ -38,7 +38,7 @@
 // ms at 100k puts/s); and an expiry wave: --expire-keys keys put with
 // expiry --expire-after while the writer's put rate is sampled every
 // --interval, before (puts_before_wave_per_sec) and during the wave
-// (expiry_wave_puts_per_sec, the median interval, and
+// (expiry_wave_puts_per_sec, answers over the wave's intervals, and
 // expiry_wave_min_interval_per_sec) until a clone has seen every key
 // expire (expiry_wave_seconds). At the end every clone must hold as many
 // keys as the master (clones_consistent) and no request may have failed

@@ -165,7 +165,7 @@ func writeStoreText(w io.Writer, r *bench.StoreResult) error {
 		num(r.StalenessRate), r.StaleOps, r.StalenessSamples, r.StalenessP50, r.StalenessP99, r.StalenessMax)
 	fmt.Fprintf(&b, "  expiry wave: %d keys put in %.2fs, expiring %gs later, expired over %.2fs\n",
 		r.ExpiryKeys, r.ExpiryInsertSeconds, r.ExpireAfterSec, r.ExpiryWaveSeconds)
-	fmt.Fprintf(&b, "    writer puts %s /s before, %s /s during (median of %d intervals), %s /s in the worst interval\n",
+	fmt.Fprintf(&b, "    writer puts %s /s before, %s /s during (over %d intervals), %s /s in the worst interval\n",
 		num(r.PutsBeforeWavePerSec), num(r.ExpiryWavePutsPerSec), r.ExpiryWaveIntervals, num(r.ExpiryWaveMinIntervalPerSec))
 	if r.ExpiryInsertSeconds > r.ExpireAfterSec {
 		b.WriteString("    (putting the keys took longer than their expiry: the wave's start overlapped it and was not sampled)\n")

@@ -263,22 +263,32 @@ func (r *storeRun) expiry(ctx context.Context) error {
 		return err
 	}
 
+	// Rates are answers over time across each stretch's intervals, not a
+	// median of intervals: answers come in bursts (a pipeline window at a
+	// time), so single short intervals can see none.
 	ws, we := w.firstExpire.Load(), w.lastExpire.Load()
-	var before, wave []float64
+	var wave []float64
+	var beforeN, beforeNs, waveN, waveNs int64
 	for _, iv := range pre {
-		before = append(before, float64(iv.n)/(float64(iv.b-iv.a)/1e9))
+		beforeN, beforeNs = beforeN+iv.n, beforeNs+iv.b-iv.a
 	}
 	for _, iv := range post {
-		rate := float64(iv.n) / (float64(iv.b-iv.a) / 1e9)
 		switch {
 		case iv.b > ws && iv.a <= we:
-			wave = append(wave, rate)
+			wave = append(wave, float64(iv.n)/(float64(iv.b-iv.a)/1e9))
+			waveN, waveNs = waveN+iv.n, waveNs+iv.b-iv.a
 		case iv.b <= ws:
-			before = append(before, rate)
+			beforeN, beforeNs = beforeN+iv.n, beforeNs+iv.b-iv.a
 		}
 	}
-	r.res.PutsBeforeWavePerSec = median(before)
-	r.res.ExpiryWavePutsPerSec = median(wave)
+	rate := func(n, ns int64) float64 {
+		if ns <= 0 {
+			return 0
+		}
+		return float64(n) / (float64(ns) / 1e9)
+	}
+	r.res.PutsBeforeWavePerSec = rate(beforeN, beforeNs)
+	r.res.ExpiryWavePutsPerSec = rate(waveN, waveNs)
 	if len(wave) > 0 {
 		r.res.ExpiryWaveMinIntervalPerSec = slices.Min(wave)
 	}
@@ -316,17 +326,6 @@ func (wr *writer) stop() error {
 	wr.halt.Store(true)
 	<-wr.done
 	return wr.err
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(xs))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // cloneWatch follows one clone's store through its events (OnEvent runs
