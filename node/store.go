@@ -252,6 +252,16 @@ func (s *Store) listenReplies() error {
 	})
 }
 
+// Store returns the handle of the store name attached to this node (by
+// AttachMaster, AttachClone or StoreFrontend, here or by the program that
+// configured the node), if any.
+func (n *Node) Store(name string) (*Store, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s, ok := n.mu.stores[name]
+	return s, ok
+}
+
 // StoreFrontend returns a handle that sends every operation, reads
 // included, to the store's master over the network (for tools and nodes
 // that keep no copy).
