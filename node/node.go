@@ -256,11 +256,6 @@ func (n *Node) syncPeerLocked(p *netio.Peer, ps *peerState) {
 
 func (h *handler) PeerUp(p *netio.Peer, filter frame.StrList) {
 	n := h.node()
-	changes := make([]router.Change[*netio.Peer], 0, filter.Len())
-	for pre := range filter.All() {
-		changes = append(changes, router.Change[*netio.Peer]{Op: router.OpSubscribe, Prefix: string(pre), Sub: p})
-	}
-	n.peers.Apply(changes)
 	if p.Features&frame.FeatForwarding != 0 {
 		n.stamp.Store(true)
 	}
@@ -268,6 +263,23 @@ func (h *handler) PeerUp(p *netio.Peer, filter frame.StrList) {
 		n.clients.Add(1)
 	}
 	n.mu.Lock()
+	// A connection that replaces an established one to the same node
+	// (netio keeps one per pair, §6.2: a redial while this side still held
+	// a half-open connection, or crossed dials) takes over its routes in
+	// one router change, so no publish goes out on both. It is reported as
+	// recovered (what was in flight on the old one may be lost), and the
+	// old connection's PeerDown reports nothing.
+	old := n.sameNodeLocked(p)
+	changes := make([]router.Change[*netio.Peer], 0, filter.Len())
+	if old != nil {
+		for _, pre := range n.peers.Prefixes(old) {
+			changes = append(changes, router.Change[*netio.Peer]{Op: router.OpUnsubscribe, Prefix: pre, Sub: old})
+		}
+	}
+	for pre := range filter.All() {
+		changes = append(changes, router.Change[*netio.Peer]{Op: router.OpSubscribe, Prefix: string(pre), Sub: p})
+	}
+	n.peers.Apply(changes)
 	ps := &peerState{sent: map[string]struct{}{}}
 	if p.FilterVersion == n.mu.version && n.mu.handshk != nil {
 		for _, s := range n.mu.handshk {
@@ -285,7 +297,7 @@ func (h *handler) PeerUp(p *netio.Peer, filter frame.StrList) {
 	n.logs.peerUp(p)
 	key := peerKey(p)
 	kind := StatusPeerAdded
-	if n.mu.lost[key] {
+	if n.mu.lost[key] || old != nil {
 		kind = StatusPeerRecovered
 		delete(n.mu.lost, key)
 	}
@@ -298,6 +310,7 @@ func (h *handler) PeerUp(p *netio.Peer, filter frame.StrList) {
 
 func (h *handler) PeerDown(p *netio.Peer, reason error) {
 	n := h.node()
+	replaced := isDuplicate(reason) && n.replacedAtNetio(p)
 	n.peers.RemoveSubscriber(p)
 	if p.Role == frame.RoleClient {
 		n.clients.Add(-1)
@@ -309,6 +322,13 @@ func (h *handler) PeerDown(p *netio.Peer, reason error) {
 	kind := StatusPeerLost
 	var re *netio.RemoteError
 	switch {
+	case replaced:
+		// Replaced by a connection netio holds already: its PeerUp reports
+		// the peer recovered (or did, if it came first).
+		kind = 0
+		if n.sameNodeLocked(p) == nil {
+			n.mu.lost[key] = true
+		}
 	case errors.Is(reason, netio.ErrLocalClose) && (n.mu.unpeered[p.DialAddr] || n.mu.closed):
 		kind = StatusPeerRemoved
 	case errors.As(reason, &re) && re.Bye && (re.Code == frame.CodeUnpeer || re.Code == frame.CodeShutdown):
@@ -327,7 +347,39 @@ func (h *handler) PeerDown(p *netio.Peer, reason error) {
 		n.filterChangedLocked()
 	}
 	n.mu.Unlock()
-	n.emit(Status{Kind: kind, Peer: infoOf(p), Err: reason})
+	if kind != 0 {
+		n.emit(Status{Kind: kind, Peer: infoOf(p), Err: reason})
+	}
+}
+
+// sameNodeLocked returns another established connection to p's node, if
+// any: the one p replaces (in PeerUp) or was replaced by (in PeerDown).
+func (n *Node) sameNodeLocked(p *netio.Peer) *netio.Peer {
+	for q := range n.mu.peers {
+		if q != p && q.ID == p.ID {
+			return q
+		}
+	}
+	return nil
+}
+
+// replacedAtNetio reports whether the transport holds another established
+// connection to p's node.
+func (n *Node) replacedAtNetio(p *netio.Peer) bool {
+	for _, q := range n.net.Peers() {
+		if q != p && q.ID == p.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// isDuplicate reports whether a connection was closed, by either side,
+// because another connection between the same two nodes won (§6.2).
+func isDuplicate(reason error) bool {
+	var le *netio.LocalError
+	var re *netio.RemoteError
+	return (errors.As(reason, &le) && le.Code == frame.CodeDuplicate) || (errors.As(reason, &re) && re.Code == frame.CodeDuplicate)
 }
 
 func (h *handler) DialFailed(addr string, err error, retryIn time.Duration) {

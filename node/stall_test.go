@@ -1,30 +1,12 @@
 package node
 
 import (
-	"net"
 	"testing"
 	"time"
 
 	"github.com/weirio/weir/frame"
 	"github.com/weirio/weir/internal/testutil"
 )
-
-// stalledPeer completes a handshake with a filter and then never reads.
-func stalledPeer(t *testing.T, addr, prefix string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.(*net.TCPConn).SetReadBuffer(4096)
-	hello := frame.AppendHello(nil, frame.Hello{MinVersion: 1, MaxVersion: 1, ID: frame.NodeID{0xee},
-		Name: []byte("stalled"), Filter: frame.MakeStrList(prefix)})
-	if _, err := c.Write(hello); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // TestStalledSubscriberDoesNotSlowOthers: one peer never reads; a healthy
 // subscriber keeps receiving every message, the stalled peer's queue stays
@@ -45,7 +27,7 @@ func TestStalledSubscriberDoesNotSlowOthers(t *testing.T) {
 	var c collector
 	_, _ = good.SubscribeFunc("s/", c.fn)
 	_ = good.Peer(addr)
-	stalledPeer(t, addr, "s/")
+	testutil.StalledPeer(t, addr, "stalled", frame.NodeID{0xee}, "s/")
 	testutil.WaitFor(t, "both subscribers", func() bool { return peerWants(pub, "good", "s/1") && peerWants(pub, "stalled", "s/1") })
 
 	// Publish in rounds and wait for the healthy subscriber each round: it
