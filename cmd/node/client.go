@@ -26,11 +26,7 @@ weir values (Broker's JSON v1 data encoding), for example:
   weir-node pub demo/count '{"@data-type":"count","data":42}'`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := logger(level)
-			if err != nil {
-				return err
-			}
-			opt, err := clientSecurity(sec)
+			log, opt, err := clientSetup(level, sec)
 			if err != nil {
 				return err
 			}
@@ -55,11 +51,7 @@ func subCmd() *cobra.Command {
 		Short: "Print every message on a topic prefix as a JSON line",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := logger(level)
-			if err != nil {
-				return err
-			}
-			opt, err := clientSecurity(sec)
+			log, opt, err := clientSetup(level, sec)
 			if err != nil {
 				return err
 			}

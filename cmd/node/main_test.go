@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 var binary string
@@ -35,29 +31,8 @@ func TestMain(m *testing.M) {
 // and exits 0 on SIGTERM.
 func TestBinaryServesAndStops(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(binary, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
+	_, addr, stop := startNodeStop(t, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
 		"--data-dir", filepath.Join(dir, "data"), "--log-dir", filepath.Join(dir, "logs"))
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	metrics := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`metrics=(127\.0\.0\.1:\d+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				metrics <- m[1]
-			}
-		}
-	}()
-	var addr string
-	select {
-	case addr = <-metrics:
-	case <-time.After(30 * time.Second):
-		t.Fatal("node did not report its metrics address")
-	}
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -76,17 +51,7 @@ func TestBinaryServesAndStops(t *testing.T) {
 			t.Errorf("directory %s not created: %v", d, err)
 		}
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("node did not stop on SIGTERM")
-	}
+	stop() // fails the test unless the node exits 0
 }
 
 // TestBinaryRejectsBadInput: clear messages and a non-zero exit.
@@ -109,6 +74,13 @@ func TestBinaryRejectsBadInput(t *testing.T) {
 		{[]string{"--tls-cert", "x.pem"}, "TLS needs a certificate, its key and a CA file"},
 		{[]string{"--secret-file", filepath.Join(dir, "missing")}, "cannot use --secret-file"},
 		{[]string{"gen-certs", "--dir", dir}, `required flag(s) "names" not set`},
+		{[]string{"store", "frob", "default"}, `unknown operation "frob"`},
+		{[]string{"store", "get"}, "want an operation and a store name"},
+		{[]string{"store", "put", "default", "k"}, "put takes 3 arguments after the operation, got 2"},
+		{[]string{"store", "get", "default", "k", "--expire", "1s"}, "--expire applies to put only"},
+		{[]string{"store", "put", "default", "k", "{bad", "--node", "127.0.0.1:1", "--timeout", "1s"}, "bad value"},
+		{[]string{"--store", "a:disk"}, `unknown backend "disk"`},
+		{[]string{"--clone", "a:memory"}, "a clone keeps its copy in memory"},
 	}
 	for _, c := range cases {
 		out, err := exec.Command(binary, c.args...).CombinedOutput()
@@ -157,28 +129,4 @@ func TestBinaryStore(t *testing.T) {
 	stop()
 	addr, _ = startNode(t, dirs...)
 	must(`{"@data-type":"count","data":42}`, "get", "default", "n")
-}
-
-func TestBinaryStoreBadInput(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"store", "frob", "default"}, `unknown operation "frob"`},
-		{[]string{"store", "get"}, "want an operation and a store name"},
-		{[]string{"store", "put", "default", "k"}, "put takes 3 arguments after the operation, got 2"},
-		{[]string{"store", "get", "default", "k", "--expire", "1s"}, "--expire applies to put only"},
-		{[]string{"store", "put", "default", "k", "{bad", "--node", "127.0.0.1:1", "--timeout", "1s"}, "bad value"},
-		{[]string{"--store", "a:disk"}, `unknown backend "disk"`},
-		{[]string{"--clone", "a:memory"}, "a clone keeps its copy in memory"},
-	} {
-		out, err := exec.Command(binary, c.args...).CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-			t.Errorf("%v: exit %v, want non-zero", c.args, err)
-		}
-		if !strings.Contains(string(out), c.want) {
-			t.Errorf("%v: output %q lacks %q", c.args, out, c.want)
-		}
-	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,20 @@ func clientSecurity(s daemon.Security) (client.Option, error) {
 		return nil, err
 	}
 	return client.WithNet(o), nil
+}
+
+// clientSetup returns what every client command needs: its logger at
+// level and its transport security.
+func clientSetup(level string, sec daemon.Security) (*slog.Logger, client.Option, error) {
+	log, err := logger(level)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt, err := clientSecurity(sec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return log, opt, nil
 }
 
 func genCertsCmd() *cobra.Command {

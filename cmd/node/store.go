@@ -49,11 +49,7 @@ Pebble store named "default" unless told otherwise (--store, --clone).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := logger(level)
-			if err != nil {
-				return err
-			}
-			opt, err := clientSecurity(sec)
+			log, opt, err := clientSetup(level, sec)
 			if err != nil {
 				return err
 			}
