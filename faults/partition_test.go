@@ -221,6 +221,21 @@ nodes:
 		im, iw := mev.len(), wev.len()
 		// Before: the clone holds a key that the partition will erase.
 		pre := "pre-" + mode
+		// writeDuring writes during the partition: new keys, an overwrite,
+		// an erase.
+		writeDuring := func() {
+			for i := range 50 {
+				if err := master.Put(ctx, key(fmt.Sprintf("%s-%d", mode, i)), frame.NewCount(uint64(i)), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := master.Put(ctx, key("shared"), frame.NewString(mode), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := master.Erase(ctx, key(pre)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := master.Put(ctx, key(pre), frame.NewCount(1), 0); err != nil {
 			t.Fatal(err)
 		}
@@ -248,35 +263,14 @@ nodes:
 			r.wait("manager and worker notice: node_down", func() bool {
 				return slices.Contains(mev.since(im), "node_down worker-1") && slices.Contains(wev.since(iw), "node_down manager")
 			})
-			// Writes during the partition: new keys, an overwrite, an erase.
-			for i := range 50 {
-				if err := master.Put(ctx, key(fmt.Sprintf("%s-%d", mode, i)), frame.NewCount(uint64(i)), 0); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := master.Put(ctx, key("shared"), frame.NewString(mode), 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := master.Erase(ctx, key(pre)); err != nil {
-				t.Fatal(err)
-			}
+			writeDuring()
 			pa.heal()
 			pm.heal()
 		} else {
 			// The dialers see the reset and redial at once; the listeners'
 			// side of the old connections stays open and silent.
 			r.wait("b notices: peer_lost", func() bool { return slices.Contains(sb.kinds("a")[ib:], node.StatusPeerLost) })
-			for i := range 50 {
-				if err := master.Put(ctx, key(fmt.Sprintf("%s-%d", mode, i)), frame.NewCount(uint64(i)), 0); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := master.Put(ctx, key("shared"), frame.NewString(mode), 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := master.Erase(ctx, key(pre)); err != nil {
-				t.Fatal(err)
-			}
+			writeDuring()
 		}
 		r.wait("peers reconnect by themselves", func() bool { return sa.up("b", ia) && sb.up("a", ib) })
 		healSeq := pub.next.Load()

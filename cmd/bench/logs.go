@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/pprof"
 
@@ -45,17 +44,10 @@ func logs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs.StringVar(&name, "name", "logger-0", "with --role logger: node name")
 	fs.StringVar(&listen, "listen", "127.0.0.1:0", "with --role logger: address to listen on")
 	fs.StringVar(&dir, "logdir", "", "with --role logger: directory of its files")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	level := slog.LevelWarn
-	if verbose {
-		level = slog.LevelInfo
-	}
-	c.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	c.Log = benchLogger(stderr, verbose)
 	if role != "" {
 		if role != "logger" {
 			return fmt.Errorf("unknown role %q (want logger)", role)

@@ -108,11 +108,8 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	fs.IntVar(&f.id, "id", 0, "with --role: publisher id or subscriber index")
 	fs.StringVar(&f.listen, "listen", "", "with --role: address to listen on")
 	fs.StringVar(&f.connect, "connect", "", "with --role: comma-separated addresses to peer with")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	sc, err := bench.ParseScenario(f.scenario)
 	if err != nil {
@@ -127,11 +124,7 @@ func pubsub(ctx context.Context, self string, args []string, stdin io.Reader, st
 	if err != nil {
 		return err
 	}
-	level := slog.LevelWarn
-	if f.verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := benchLogger(stderr, f.verbose)
 	if f.role != "" {
 		return serveRole(ctx, f, stdin, stdout, log)
 	}
@@ -264,4 +257,24 @@ func cleanErr(clean bool) error {
 		return nil
 	}
 	return errUnclean
+}
+
+// parseFlags parses a scenario's flags and refuses stray arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return nil
+}
+
+// benchLogger logs to stderr: warnings, or node events too with -v.
+func benchLogger(stderr io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 }

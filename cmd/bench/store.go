@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/pprof"
 	"strings"
@@ -73,17 +72,10 @@ func store(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cpuprof, "cpuprofile", "", "write a CPU profile of the run (or of --profile-phase) to this file")
 	fs.StringVar(&phase, "profile-phase", "", "with --cpuprofile: profile only this phase (local, puts, put_unique, gets, staleness or expiry)")
 	fs.BoolVar(&verbose, "v", false, "log node events at info level on stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	level := slog.LevelWarn
-	if verbose {
-		level = slog.LevelInfo
-	}
-	c.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	c.Log = benchLogger(stderr, verbose)
 	if cpuprof != "" {
 		stopProf, err := profile(&c, cpuprof, phase)
 		if err != nil {
