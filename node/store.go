@@ -28,6 +28,9 @@ var (
 	ErrNotSynced = errors.New("node: clone not synced yet")
 	// ErrStoreClosed is returned by operations on a closed store handle.
 	ErrStoreClosed = errors.New("node: store closed")
+	// ErrRequestTimeout fails a request to a remote master that had no
+	// answer within StoreOptions.RequestTimeout.
+	ErrRequestTimeout = errors.New("node: no answer from the store's master")
 	// ErrTooManyStores is returned when attaching one more store would
 	// exceed Options.MaxStores.
 	ErrTooManyStores = errors.New("node: too many stores")
@@ -64,6 +67,12 @@ type StoreOptions struct {
 	// local request fails at once with CodeLimit and a remote one is
 	// answered with CodeLimit. Default 65536.
 	Queue int
+	// RequestTimeout bounds how long a request sent to a remote master is
+	// tracked: past it the request fails with ErrRequestTimeout, so
+	// requests lost with a master cost no memory. Sending a request runs
+	// the check (at most every RequestTimeout/4, and every second).
+	// Default 1 min.
+	RequestTimeout time.Duration
 	// Tick drives expiry, heartbeats and retransmissions. Default 50 ms.
 	Tick time.Duration
 	// ExpireBatch bounds the keys expired in one round. While more keys
@@ -80,6 +89,9 @@ func (o *StoreOptions) ensureDefaults() {
 	}
 	if o.Tick == 0 {
 		o.Tick = 50 * time.Millisecond
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = time.Minute
 	}
 	if o.ExpireBatch == 0 {
 		o.ExpireBatch = 1000
@@ -134,7 +146,8 @@ type Store struct {
 
 	reqTopic string // frontend and clone: where requests go
 	nextReq  atomic.Uint64
-	pending  sync.Map // request id -> *Future
+	pending  sync.Map     // request id -> *Future
+	sweepAt  atomic.Int64 // unix ns: when a request next checks pending for timeouts
 	subs     []*Subscription
 	closed   atomic.Bool
 }
@@ -147,6 +160,7 @@ type Future struct {
 
 	owner *Store // a remote request: its entry in owner.pending
 	id    uint64
+	sent  int64 // unix ns
 }
 
 // Wait returns the answer, or ctx's error. A Wait that gives up on a
@@ -299,7 +313,8 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 		return f
 	}
 	id := s.nextReq.Add(1)
-	f.owner, f.id = s, id
+	f.owner, f.id, f.sent = s, id, time.Now().UnixNano()
+	s.sweep(f.sent)
 	s.pending.Store(id, f)
 	err := s.n.publish(s.reqTopic, nil, func(dst []byte, h frame.Header) []byte {
 		return frame.AppendStoreCmd(dst, h, unsafeBytes(s.reqTopic), s.name, op, id, key, val, int64(expiry))
@@ -309,6 +324,23 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 		f.resolve(frame.None, err)
 	}
 	return f
+}
+
+// sweep fails the pending requests older than RequestTimeout, if it is
+// time to look.
+func (s *Store) sweep(now int64) {
+	next := s.sweepAt.Load()
+	every := min(s.opts.RequestTimeout/4, time.Second)
+	if now < next || !s.sweepAt.CompareAndSwap(next, now+int64(every)) {
+		return
+	}
+	limit := now - int64(s.opts.RequestTimeout)
+	s.pending.Range(func(id, v any) bool {
+		if f := v.(*Future); f.sent < limit && s.pending.CompareAndDelete(id, f) {
+			f.resolve(frame.None, ErrRequestTimeout)
+		}
+		return true
+	})
 }
 
 func isRead(op frame.StoreOp) bool {

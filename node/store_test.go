@@ -85,3 +85,34 @@ func TestStoreMasterClone(t *testing.T) {
 		return err == nil && ok && v.Count() == 499
 	})
 }
+
+// A request to a master that never answers is failed after
+// RequestTimeout, and forgotten.
+func TestStoreRequestTimeout(t *testing.T) {
+	a, err := New(Options{Name: "a", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	f, err := a.StoreFrontend("nomaster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.opts.RequestTimeout = 20 * time.Millisecond
+	lost := f.Do(frame.OpPut, frame.NewString("k"), frame.NewCount(1), 0)
+	testutil.WaitFor(t, "the lost request fails", func() bool {
+		f.Do(frame.OpGet, frame.NewString("k"), frame.None, 0) // runs the check
+		select {
+		case <-lost.Done():
+			return true
+		default:
+			return false
+		}
+	})
+	if _, err := lost.Wait(context.Background()); !errors.Is(err, ErrRequestTimeout) {
+		t.Fatalf("lost request: %v", err)
+	}
+	if _, ok := f.pending.Load(lost.id); ok {
+		t.Fatal("the lost request is still tracked")
+	}
+}
