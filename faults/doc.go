@@ -2,9 +2,9 @@
 // break things on purpose — kill processes, stall readers, cut and heal
 // the network, attack a node — against real nodes on 127.0.0.1, and check
 // that nothing the system promised is lost. It holds only tests, behind
-// the build tag "faults", so `go test ./...` and CI skip them: they take
-// half a minute (a minute under -race), start child processes and
-// measure rates.
+// the build tag "faults", so `go test ./...` skips them: they take half a
+// minute (a minute under -race), start child processes and measure rates.
+// CI (.ci/run) runs them once, without -race, after the race test suite.
 //
 // Why a top-level package: the cases cross every layer (netio, node,
 // kv, logsink through weir-bench, cluster), so they belong to none of
