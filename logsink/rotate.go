@@ -224,11 +224,19 @@ func (r *RotatingFile) Path() string { return r.cur }
 // Write appends one record, rotating before it when the interval has
 // passed and after it when the file reaches MaxSize.
 func (r *RotatingFile) Write(rec []frame.Value) error {
+	return r.locked(func() error {
+		if err := checkRecordSchema(&r.schema, rec); err != nil {
+			return err
+		}
+		return r.writeLocked(func(w Writer) error { return w.Write(rec) })
+	})
+}
+
+// locked runs write under the lock, then the rotation command of every
+// file it rotated, outside the lock.
+func (r *RotatingFile) locked(write func() error) error {
 	r.mu.Lock()
-	err := checkRecordSchema(&r.schema, rec)
-	if err == nil {
-		err = r.writeLocked(func(w Writer) error { return w.Write(rec) })
-	}
+	err := write()
 	rotated := r.takeRotatedLocked()
 	r.mu.Unlock()
 	r.notify(rotated)
@@ -238,15 +246,12 @@ func (r *RotatingFile) Write(rec []frame.Value) error {
 // WriteViews is Write from views, as a logger writes the records of a
 // parsed payload (Payload.Each). No allocation on the steady state.
 func (r *RotatingFile) WriteViews(rec []frame.View) error {
-	r.mu.Lock()
-	err := checkViewsSchema(&r.schema, rec)
-	if err == nil {
-		err = r.writeLocked(func(w Writer) error { return w.WriteViews(rec) })
-	}
-	rotated := r.takeRotatedLocked()
-	r.mu.Unlock()
-	r.notify(rotated)
-	return err
+	return r.locked(func() error {
+		if err := checkViewsSchema(&r.schema, rec); err != nil {
+			return err
+		}
+		return r.writeLocked(func(w Writer) error { return w.WriteViews(rec) })
+	})
 }
 
 // WritePayload writes every record of p, a parsed payload, as the
@@ -258,17 +263,12 @@ func (r *RotatingFile) WriteViews(rec []frame.View) error {
 // Hot path (logger): one lock and one clock reading per payload; see
 // TSVWriter.WritePayload.
 func (r *RotatingFile) WritePayload(p *Payload) error {
-	r.mu.Lock()
-	var err error
-	if !p.Schema.Equal(&r.schema) {
-		err = fmt.Errorf("%w: payload of stream %q with another schema", ErrRecordMismatch, p.Schema.Path)
-	} else {
-		err = r.writePayloadLocked(p)
-	}
-	rotated := r.takeRotatedLocked()
-	r.mu.Unlock()
-	r.notify(rotated)
-	return err
+	return r.locked(func() error {
+		if !p.Schema.Equal(&r.schema) {
+			return fmt.Errorf("%w: payload of stream %q with another schema", ErrRecordMismatch, p.Schema.Path)
+		}
+		return r.writePayloadLocked(p)
+	})
 }
 
 func (r *RotatingFile) writePayloadLocked(p *Payload) error {
