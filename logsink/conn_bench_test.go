@@ -180,16 +180,24 @@ func BenchmarkDecompressLogBatch(b *testing.B) {
 	}
 }
 
+// uncompressedConnBatch returns a conn.log batch and its encoding with
+// codec none: the payload a logger parses and formats.
+func uncompressedConnBatch(b *testing.B) (batch, encoded logsink.Batch) {
+	b.Helper()
+	batch, _, _ = connBatch(b, 42, 0)
+	c := logsink.NewCodecsLevel(b, zstd.SpeedFastest)
+	encoded, err := c.CompressBatch(nil, batch, frame.CodecNone)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return batch, encoded
+}
+
 // BenchmarkParsePayload measures ParsePayload (which validates every
 // value) and one Each over its records: the logger's decoding cost per
 // batch, before formatting.
 func BenchmarkParsePayload(b *testing.B) {
-	batch, _, _ := connBatch(b, 42, 0)
-	c := logsink.NewCodecsLevel(b, zstd.SpeedFastest)
-	eb, err := c.CompressBatch(nil, batch, frame.CodecNone)
-	if err != nil {
-		b.Fatal(err)
-	}
+	batch, eb := uncompressedConnBatch(b)
 	n := 0
 	count := func(rec []frame.View) error { n += len(rec); return nil }
 	b.ReportAllocs()
@@ -211,12 +219,7 @@ func BenchmarkParsePayload(b *testing.B) {
 // BenchmarkConnWriteViews measures writing conn.log records from a parsed
 // payload as Zeek TSV: the logger's formatting cost.
 func BenchmarkConnWriteViews(b *testing.B) {
-	batch, _, _ := connBatch(b, 42, 0)
-	c := logsink.NewCodecsLevel(b, zstd.SpeedFastest)
-	eb, err := c.CompressBatch(nil, batch, frame.CodecNone)
-	if err != nil {
-		b.Fatal(err)
-	}
+	batch, eb := uncompressedConnBatch(b)
 	p, err := logsink.ParsePayload(eb.Payload, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -240,12 +243,7 @@ func BenchmarkConnWriteViews(b *testing.B) {
 // conn.log records: Payload.Parse (validation; the Payload reused) and
 // WritePayload, per format.
 func BenchmarkConnWritePayload(b *testing.B) {
-	batch, _, _ := connBatch(b, 42, 0)
-	c := logsink.NewCodecsLevel(b, zstd.SpeedFastest)
-	eb, err := c.CompressBatch(nil, batch, frame.CodecNone)
-	if err != nil {
-		b.Fatal(err)
-	}
+	batch, eb := uncompressedConnBatch(b)
 	for _, format := range []string{"tsv", "json"} {
 		b.Run(format, func(b *testing.B) {
 			var p logsink.Payload
@@ -253,6 +251,7 @@ func BenchmarkConnWritePayload(b *testing.B) {
 				b.Fatal(err)
 			}
 			var w logsink.Writer
+			var err error
 			if format == "tsv" {
 				w, err = logsink.NewTSVWriter(discard{}, p.Schema, time.Unix(0, 0))
 			} else {
