@@ -150,29 +150,36 @@ func randScalar(r *rand.Rand, t, elem frame.Type) frame.Value {
 func TestPayloadRandom(t *testing.T) {
 	s := connSchema()
 	for seed := range uint64(40) {
-		r := rand.New(rand.NewPCG(seed, 7))
-		n := []int{1, 3, 17, 400, 700}[seed%5]
-		pool := make([][]frame.Value, 1+r.IntN(20))
-		for i := range pool {
-			pool[i] = make([]frame.Value, len(s.Columns))
-			for j, c := range s.Columns {
-				pool[i][j] = randValue(r, c)
-			}
-		}
-		recs := make([][]frame.Value, n)
-		for i := range recs {
-			recs[i] = make([]frame.Value, len(s.Columns))
-			for j, c := range s.Columns {
-				if seed%2 == 0 {
-					recs[i][j] = pool[r.IntN(len(pool))][j] // repetitive
-				} else {
-					recs[i][j] = randValue(r, c)
-				}
-			}
-		}
+		recs := randomRecords(s, seed, 7)
 		raw := testPayload(t, s, recs)
 		sameRecords(t, decodePayload(t, raw), recs)
 	}
+}
+
+// randomRecords returns 1 to 700 random records of s (by seed): for even
+// seeds drawn from a small pool, so that dictionaries occur.
+func randomRecords(s Schema, seed, stream uint64) [][]frame.Value {
+	r := rand.New(rand.NewPCG(seed, stream))
+	n := []int{1, 3, 17, 400, 700}[seed%5]
+	pool := make([][]frame.Value, 1+r.IntN(20))
+	for i := range pool {
+		pool[i] = make([]frame.Value, len(s.Columns))
+		for j, c := range s.Columns {
+			pool[i][j] = randValue(r, c)
+		}
+	}
+	recs := make([][]frame.Value, n)
+	for i := range recs {
+		recs[i] = make([]frame.Value, len(s.Columns))
+		for j, c := range s.Columns {
+			if seed%2 == 0 {
+				recs[i][j] = pool[r.IntN(len(pool))][j] // repetitive
+			} else {
+				recs[i][j] = randValue(r, c)
+			}
+		}
+	}
+	return recs
 }
 
 // TestPayloadEncodings checks that the encoder picks the intended

@@ -3,7 +3,6 @@ package logsink
 import (
 	"bytes"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -76,26 +75,7 @@ func TestWritePayloadMatchesViews(t *testing.T) {
 	samePayloadTexts(t, &p)
 	samePayloadTexts(t, &p)
 	for seed := range uint64(40) {
-		r := rand.New(rand.NewPCG(seed, 8))
-		n := []int{1, 3, 17, 400, 700}[seed%5]
-		pool := make([][]frame.Value, 1+r.IntN(20))
-		for i := range pool {
-			pool[i] = make([]frame.Value, len(s.Columns))
-			for j, c := range s.Columns {
-				pool[i][j] = randValue(r, c)
-			}
-		}
-		recs := make([][]frame.Value, n)
-		for i := range recs {
-			recs[i] = make([]frame.Value, len(s.Columns))
-			for j, c := range s.Columns {
-				if seed%2 == 0 {
-					recs[i][j] = pool[r.IntN(len(pool))][j]
-				} else {
-					recs[i][j] = randValue(r, c)
-				}
-			}
-		}
+		recs := randomRecords(s, seed, 8)
 		if err := p.Parse(testPayload(t, s, recs), nil); err != nil {
 			t.Fatal(err)
 		}
