@@ -201,7 +201,7 @@ func (n *Node) newStore(name string, opts StoreOptions) (*Store, error) {
 		// Room for the key, the store name and the frame's own fields.
 		opts.Store.MaxValueSize = max(1, min(kv.DefaultMaxValueSize, n.opts.Net.Limits.MaxFrame-keys-4096))
 	}
-	opts.Store.OnEvent = n.storeEventHook(name, opts.Events, opts.Store.OnEvent)
+	opts.Store.OnEvent = n.storeEventHook(name, opts.Events, opts.Store)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.mu.closed {

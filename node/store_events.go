@@ -19,13 +19,15 @@ func (n *Node) StoreEventsTopic(name string) string {
 // caller's own hook, then, with events on, an event on the store's events
 // topic whenever a local subscription wants it (no subscriber: no
 // decoding, no publish).
-func (n *Node) storeEventHook(name string, events bool, user func(kv.Event)) func(kv.Event) {
+func (n *Node) storeEventHook(name string, events bool, kvo kv.Options) func(kv.Event) {
+	user := kvo.OnEvent
 	if !events {
 		return user
 	}
 	topic := n.StoreEventsTopic(name)
 	store := frame.NewString(name)
-	lim := &frame.Limits{MaxDepth: frame.DefaultMaxDepth}
+	// The store accepts values as deep as its MaxDepth: decode them all.
+	lim := &frame.Limits{MaxDepth: max(kvo.MaxDepth, frame.DefaultMaxDepth)}
 	value := func(b []byte) frame.Value {
 		v, _, err := frame.DecodeValue(b, lim)
 		if err != nil {
