@@ -5,8 +5,7 @@ package kv
 // canonical frame value encodings; a backend treats them as opaque bytes.
 //
 // A backend keeps its own invariants: Put and Delete maintain the expiry
-// index and the key count without the caller telling them what the key
-// held before. Slices a backend returns (from Get, or passed to a
+// index without the caller telling them what the key held before. Slices a backend returns (from Get, or passed to a
 // callback) are valid only until the next call on the backend; slices it
 // is given are copied.
 //

@@ -136,8 +136,8 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 
 // Pebble is the persistent backend on Pebble. Data records and an expiry
 // index live in separate keyspaces (see doc.go); every write is one atomic
-// batch that updates the record, its index entry and the key count
-// together, so a reopened database is consistent at any crash point.
+// batch that updates the record and its index entry together, so a
+// reopened database is consistent at any crash point.
 //
 // Threading: not safe for concurrent use (see Backend), except that a
 // background goroutine it owns runs compactions; Close stops it.
@@ -202,8 +202,8 @@ func OpenPebble(opts PebbleOptions) (*Pebble, error) {
 	return p, nil
 }
 
-// load checks the layout version (writing it into a new database) and
-// reads the key count.
+// load checks the layout version: it writes it into a new database and
+// upgrades a layout 1 database.
 func (p *Pebble) load() error {
 	v, ok, err := p.getMeta(metaVersion)
 	switch {
