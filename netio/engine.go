@@ -392,7 +392,8 @@ type Stats struct {
 	// Limits counts the times each limit was hit.
 	Limits LimitStats `json:"limits"`
 	// Conns counts open connections (established and in the handshake),
-	// Handshaking the inbound ones in their handshake, Peers the
+	// Handshaking the inbound ones in their handshake (not those evicted
+	// by MaxHandshakes, even while their close completes), Peers the
 	// established ones.
 	Conns       int `json:"conns"`
 	Handshaking int `json:"handshaking"`

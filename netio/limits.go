@@ -94,7 +94,13 @@ func (e *Engine) admit(st *connState, inbound bool) admission {
 		e.logFailure(st, frame.CodeLimit, "too many connections (MaxPeers)", nil)
 		return admitFull
 	case inbound && e.mu.handshaking >= e.opts.MaxHandshakes:
-		evict = e.oldestHandshakeLocked()
+		// The evicted connection gives its slot up now, not when its
+		// close completes on its own event loop: the count (and the
+		// limit) covers the handshakes still going on, so a flood cannot
+		// push it past MaxHandshakes while evicted ones wind down.
+		if evict = e.oldestHandshakeLocked(); evict != nil {
+			e.handshakeDoneLocked(evict)
+		}
 	}
 	e.mu.conns[st] = struct{}{}
 	if inbound {
