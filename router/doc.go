@@ -79,6 +79,16 @@
 // where the result is one node's list of two or more subscribers (an array
 // of its own), the entry shares it rather than copying it.
 //
+// MatchString also keeps address hints: a second table, half the size,
+// indexed by the string's address and length instead of a hash of its
+// bytes, pointing at the entry that string found last. A publisher that
+// passes the same topic string again (a constant, or one built once) skips
+// the hash: a hit is a multiply, two atomic loads and the compare. The
+// compare against the entry's own copy keeps the hint exact whatever string
+// lives at that address now; the table holds addresses as numbers, so it
+// keeps no caller's string alive. Topics compare eight bytes at a time
+// inline (sameBytes) rather than through a runtime call.
+//
 // The cache hashes topics with xxhash, as the design's dependency card
 // prescribes for router caches. It is unseeded, so a peer could choose
 // topics that share a cache slot; that costs only cache misses (the

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/binary"
 	"slices"
 	"sync/atomic"
 	"unsafe"
@@ -40,7 +41,7 @@ func (r *Router[S]) Match(topic []byte, dst []S) []S {
 		if e == nil || e.hash != h {
 			e = set[1].Load()
 		}
-		if e != nil && e.hash == h && e.gen == snap.gen && e.topic == string(topic) {
+		if e != nil && e.hash == h && e.gen == snap.gen && sameBytes(e.topic, bytesString(topic)) {
 			return append(dst, e.subs...)
 		}
 		return r.fill(snap, h, topic, dst)
@@ -62,7 +63,7 @@ func (r *Router[S]) lookup(snap *snapshot[S], topic []byte) (*entry[S], uint64) 
 	if e == nil || e.hash != h {
 		e = set[1].Load()
 	}
-	if e != nil && e.hash == h && e.gen == snap.gen && e.topic == string(topic) {
+	if e != nil && e.hash == h && e.gen == snap.gen && sameBytes(e.topic, bytesString(topic)) {
 		return e, h
 	}
 	return nil, h
@@ -73,9 +74,44 @@ func (r *Router[S]) lookup(snap *snapshot[S], topic []byte) (*entry[S], uint64) 
 //
 // Hot path: the string is viewed as bytes without a copy.
 func (r *Router[S]) MatchString(topic string, dst []S) []S {
+	if len(topic) <= r.maxTopic {
+		// The address hint: a slot chosen by where the string lives, not by
+		// its content, so a topic string used again costs no hash. The
+		// content compare keeps it exact whatever now lives at that address.
+		slot := &r.byAddr[addrHash(topic)>>r.addrShift]
+		snap := r.snap.Load()
+		if e := slot.Load(); e != nil && e.gen == snap.gen && sameBytes(e.topic, topic) {
+			return append(dst, e.subs...)
+		}
+		return r.matchAddrMiss(snap, slot, topic, dst)
+	}
 	// Match only reads topic and copies it before keeping it, so the
 	// read-only byte view of the string's memory is never written.
 	return r.Match(unsafe.Slice(unsafe.StringData(topic), len(topic)), dst)
+}
+
+// addrHash mixes a string's address and length into the high bits, which
+// select its address-hint slot. The address is a number here, not a
+// pointer: the hint table keeps no string alive and the caller's string does
+// not escape.
+func addrHash(s string) uint64 {
+	return (uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))) ^ uint64(len(s))<<48) * 0x9e3779b97f4a7c15
+}
+
+// matchAddrMiss is MatchString after its address hint missed: the content
+// lookup (a fill on a miss), whose entry then becomes the hint.
+func (r *Router[S]) matchAddrMiss(snap *snapshot[S], slot *atomic.Pointer[entry[S]], topic string, dst []S) []S {
+	b := unsafe.Slice(unsafe.StringData(topic), len(topic))
+	e, h := r.lookup(snap, b)
+	if e == nil {
+		dst = r.fill(snap, h, b, dst)
+		if e, _ = r.lookup(snap, b); e != nil {
+			slot.Store(e)
+		}
+		return dst
+	}
+	slot.Store(e)
+	return append(dst, e.subs...)
 }
 
 // Each calls fn once for every subscriber with at least one prefix of
@@ -158,3 +194,31 @@ func (r *Router[S]) matchUncached(topic []byte, dst []S) []S {
 	dst, _, _ = collect(r.snap.Load(), topic, dst)
 	return dst
 }
+
+// sameBytes reports whether a and b hold the same bytes. For 8 bytes and
+// more it compares eight at a time inline, the last word overlapping the one
+// before, so a topic of a few dozen bytes costs a handful of loads and no
+// call (runtime.memequal is a call and a size dispatch).
+//
+// Hot path: no allocation; it only reads a and b.
+func sameBytes(a, b string) bool {
+	n := len(a)
+	if len(b) != n {
+		return false
+	}
+	if n < 8 {
+		return a == b
+	}
+	x := unsafe.Slice(unsafe.StringData(a), n)
+	y := unsafe.Slice(unsafe.StringData(b), n)
+	for i := 0; i < n-8; i += 8 {
+		if binary.LittleEndian.Uint64(x[i:]) != binary.LittleEndian.Uint64(y[i:]) {
+			return false
+		}
+	}
+	return binary.LittleEndian.Uint64(x[n-8:]) == binary.LittleEndian.Uint64(y[n-8:])
+}
+
+// bytesString views b as a string without a copy, for comparisons only:
+// the view must not outlive the call that made it.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

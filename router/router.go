@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,8 @@ type Router[S comparable] struct {
 	snap      atomic.Pointer[snapshot[S]]
 	cache     []atomic.Pointer[entry[S]] // nil when the cache is disabled
 	mask      uint64                     // len(cache)-2: selects the first slot of a 2-slot set
+	byAddr    []atomic.Pointer[entry[S]] // MatchString's address hints, len(cache)/2 slots
+	addrShift uint8                      // 64 - log2(len(byAddr))
 	maxTopic  int                        // longest cached topic; -1 when the cache is disabled
 	maxResult int                        // longest copied result kept in the cache
 	misses    atomic.Uint64              // cache misses that computed a result (cacheable topics)
@@ -95,6 +98,8 @@ func New[S comparable](opts Options) (*Router[S], error) {
 	if n := opts.cacheSlots(); n > 0 {
 		r.cache = make([]atomic.Pointer[entry[S]], n)
 		r.mask = uint64(n - 2)
+		r.byAddr = make([]atomic.Pointer[entry[S]], n/2)
+		r.addrShift = uint8(64 - bits.TrailingZeros(uint(n/2)))
 		r.maxTopic = opts.CacheMaxTopic
 	}
 	r.mu.subs = make(map[S]*subState)

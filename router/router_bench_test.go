@@ -58,6 +58,18 @@ func BenchmarkMatch(b *testing.B) {
 		r, topics := benchRouter(b, Options{}, pairs, rng, 1)
 		benchCached(b, r, topics[0])
 	})
+	b.Run("cached-string", func(b *testing.B) {
+		r, topics := benchRouter(b, Options{}, pairs, rng, 1)
+		topic := string(topics[0])
+		dst := make([]int, 0, benchPeers)
+		b.ReportAllocs()
+		for b.Loop() {
+			dst = r.MatchString(topic, dst[:0])
+		}
+		if len(dst) == 0 {
+			b.Fatal("no match")
+		}
+	})
 	b.Run("cached-short", func(b *testing.B) {
 		r, _ := benchRouter(b, Options{}, pairs, rng, 1)
 		r.Subscribe("zeek/event/", 1)

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"go.uber.org/goleak"
 )
@@ -324,5 +326,61 @@ func TestCacheSets(t *testing.T) {
 	r.MatchString("w", nil)
 	if e0, e1 := r.cache[0].Load(), r.cache[1].Load(); e0.topic == e1.topic {
 		t.Fatalf("topic %q in both slots of its set", e0.topic)
+	}
+}
+
+// TestMatchStringAddressReuse checks that MatchString's address hints stay
+// exact when different topics live at the same address over time (a string
+// viewing a reused buffer; normally a freed and reallocated string).
+func TestMatchStringAddressReuse(t *testing.T) {
+	r, err := New[int](Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Subscribe("alpha/", 1)
+	r.Subscribe("bravo/", 2)
+	buf := []byte("alpha/event-x")
+	s := unsafe.String(&buf[0], len(buf))
+	for i, tc := range []struct {
+		topic string
+		want  []int
+	}{
+		{"alpha/event-x", []int{1}},
+		{"bravo/event-x", []int{2}},
+		{"alpha/event-x", []int{1}},
+		{"charl/event-x", nil},
+		{"bravo/event-y", []int{2}},
+	} {
+		copy(buf, tc.topic)
+		for range 2 { // the second call hits the hint the first one left
+			if got := sorted(r.MatchString(s, nil)); !slices.Equal(got, tc.want) {
+				t.Fatalf("step %d: MatchString(%q) = %v, want %v", i, tc.topic, got, tc.want)
+			}
+		}
+	}
+	// A write invalidates hints as it does cache entries.
+	copy(buf, "alpha/event-x")
+	r.Subscribe("alpha/event", 3)
+	if got := sorted(r.MatchString(s, nil)); !slices.Equal(got, []int{1, 3}) {
+		t.Fatalf("after a write: MatchString = %v, want [1 3]", got)
+	}
+}
+
+func TestSameBytes(t *testing.T) {
+	for n := range 40 {
+		a := strings.Repeat("x", n)
+		if !sameBytes(a, strings.Clone(a)) {
+			t.Fatalf("len %d: equal strings differ", n)
+		}
+		for i := range n {
+			b := []byte(a)
+			b[i] = 'y'
+			if sameBytes(a, string(b)) {
+				t.Fatalf("len %d: differing byte %d not seen", n, i)
+			}
+		}
+		if sameBytes(a, a+"x") {
+			t.Fatalf("len %d: different lengths equal", n)
+		}
 	}
 }
