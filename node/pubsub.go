@@ -280,15 +280,17 @@ func (n *Node) publish(topic string, except *Subscription, enc func([]byte, fram
 			}
 		}
 	}
-	n.deliverLocal(b, except)
+	n.deliverLocal(topic, b, except)
 	return nil
 }
 
-// deliverLocal hands an encoded frame to the matching local subscriptions.
+// deliverLocal hands an encoded frame of topic to the matching local
+// subscriptions. It matches the caller's topic string, not the frame's
+// copy, so the router's address hint serves a topic published again.
 //
 // Hot path: a node without local subscriptions (a pure publisher) skips
 // the scan and the match.
-func (n *Node) deliverLocal(b []byte, except *Subscription) {
+func (n *Node) deliverLocal(topic string, b []byte, except *Subscription) {
 	if n.subs.Len() == 0 {
 		return
 	}
@@ -298,7 +300,7 @@ func (n *Node) deliverLocal(b []byte, except *Subscription) {
 	}
 	var arr [16]*Subscription
 	storeKind := isStoreKind(f.Kind())
-	for _, s := range n.subs.Match(f.Topic(), arr[:0]) {
+	for _, s := range n.subs.MatchString(topic, arr[:0]) {
 		if s != except && !s.events && s.store == storeKind {
 			n.stats.delivered.Add(1)
 			s.deliver(Message{f: f, lim: &n.opts.Net.Limits})
