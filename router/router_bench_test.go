@@ -207,6 +207,10 @@ func (c *churner) step(n, perCall int) int {
 // changes/s is the writer's.
 //
 //   - writer=none:  no writer (the baseline).
+//   - writer=busy:  a control: the writer's goroutine burns CPU without
+//     touching the router or allocating, so what readers lose here is the
+//     machine's cost of a second busy core (shared caches, memory, a
+//     hypervisor's scheduling), not the router's.
 //   - writer=1M/s:  the writer paced at 1M changes/s (a batch per ms), or
 //     flat out if it cannot keep that pace.
 //   - writer=max:   the writer unpaced.
@@ -215,13 +219,19 @@ func BenchmarkChurn(b *testing.B) {
 		for _, mode := range []struct {
 			name string
 			rate int // changes/s; 0 none, -1 unpaced
-		}{{"none", 0}, {"1M/s", 1_000_000}, {"max", -1}} {
+		}{{"none", 0}, {"busy", busyWriter}, {"1M/s", 1_000_000}, {"max", -1}} {
 			b.Run(fmt.Sprintf("size=%dk/writer=%s", size/1000, mode.name), func(b *testing.B) {
 				benchChurn(b, size, mode.rate)
 			})
 		}
 	}
 }
+
+// busyWriter is the rate of benchChurn's writer=busy control.
+const busyWriter = -2
+
+// busySink keeps the busy writer's arithmetic from being optimized away.
+var busySink atomic.Uint64
 
 func benchChurn(b *testing.B, size, rate int) {
 	const batch = 1000
@@ -236,7 +246,19 @@ func benchChurn(b *testing.B, size, rate int) {
 	var stop atomic.Bool
 	var changes atomic.Int64
 	var writer sync.WaitGroup
-	if rate != 0 {
+	switch rate {
+	case 0:
+	case busyWriter:
+		writer.Go(func() {
+			x := uint64(1)
+			for !stop.Load() {
+				for range 1000 {
+					x = x*6364136223846793005 + 1442695040888963407
+				}
+			}
+			busySink.Store(x)
+		})
+	default:
 		writer.Go(func() {
 			var period time.Duration
 			if rate > 0 {
