@@ -73,6 +73,11 @@ type connState struct {
 	lastSent atomic.Int64 // ns
 	woken    atomic.Bool  // a wake is outstanding
 
+	// carry and want belong to the gnet loop (readGnet): the bytes of a
+	// partial frame gnet holds from earlier reads, and the bytes the frame
+	// at the head of the input needs before it can be handled.
+	carry, want int
+
 	retryArmed atomic.Bool
 	retryMu    sync.Mutex
 	retryTimer *time.Timer
@@ -268,13 +273,10 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	st := c.Context().(*connState)
 	e := h.e
-	if c.InboundBuffered() > 0 {
+	if total := c.InboundBuffered(); total > 0 {
 		st.lastRecv.Store(e.now())
-		buf, _ := c.Peek(-1)
-		// gnet's Discard(n) with n <= 0 discards everything buffered: a
-		// partial frame would be lost and the stream desynchronized.
-		if n := e.consume(st, buf); n > 0 {
-			_, _ = c.Discard(n)
+		if total >= st.want { // else the frame at the head is still incomplete
+			e.readGnet(st, c, total)
 		}
 	}
 	if st.peer.Load() != nil {
@@ -283,14 +285,59 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
+// readGnet handles the complete frames of the total bytes gnet holds for
+// c and discards them.
+//
+// gnet keeps what a read leaves unconsumed (a partial frame: carry bytes) in
+// a ring buffer, and Peek(-1) then copies that and the whole next read,
+// up to ReadBufferCap, into one buffer — a copy of nearly every byte
+// received when frames straddle reads, as they do in a stream. So the
+// carried frame is completed alone first: Peek(want) copies just its bytes
+// (want, the size the frame needs, is known from the last scan), and once
+// it is discarded the ring buffer is empty and Peek(-1) returns the rest of
+// the read in place.
+//
+// Hot path: per read, at most one copy of one frame; no allocation.
+func (e *Engine) readGnet(st *connState, c gnet.Conn, total int) {
+	for st.carry > 0 && st.want > st.carry && st.want < total {
+		head, _ := c.Peek(st.want)
+		n, want := e.scanFrames(st, head)
+		if n > 0 {
+			_, _ = c.Discard(n)
+			total -= n
+			st.carry = 0 // the carried frame is done
+			break
+		}
+		if want <= st.want || st.stage.Load() == stageClosing {
+			break // no progress (closing, or a bad header): the general path decides
+		}
+		st.want = want // the header is complete now: the whole frame is next
+	}
+	buf, _ := c.Peek(-1)
+	n, want := e.scanFrames(st, buf)
+	// gnet's Discard(n) with n <= 0 discards everything buffered: a partial
+	// frame would be lost and the stream desynchronized.
+	if n > 0 {
+		_, _ = c.Discard(n)
+	}
+	st.carry, st.want = len(buf)-n, want
+}
+
 // consume handles every complete frame at the start of buf and returns
 // the bytes consumed; the rest is a partial frame, or the connection is
 // closing. Both transports read through it: the gnet loop from its input
-// buffer, the TLS reader from its own.
+// buffer (by way of readGnet), the TLS reader from its own.
 //
 // Hot path: one Scan per frame over the buffer in place, no allocation.
 func (e *Engine) consume(st *connState, buf []byte) int {
-	consumed := 0
+	n, _ := e.scanFrames(st, buf)
+	return n
+}
+
+// scanFrames is consume, and also returns want: how many bytes, counted
+// from the first one not consumed, the next Scan needs before it can make
+// progress (0 when everything was consumed, or the connection is closing).
+func (e *Engine) scanFrames(st *connState, buf []byte) (consumed, want int) {
 	var framesIn int
 	for len(buf) > 0 {
 		stage := st.stage.Load()
@@ -311,6 +358,7 @@ func (e *Engine) consume(st *connState, buf []byte) int {
 			break
 		}
 		if need > 0 {
+			want = len(buf) + need
 			break
 		}
 		if stage == stageUp {
@@ -330,7 +378,7 @@ func (e *Engine) consume(st *connState, buf []byte) int {
 		p.framesIn.Add(uint64(framesIn))
 		p.bytesIn.Add(uint64(consumed))
 	}
-	return consumed
+	return consumed, want
 }
 
 // scanFailed closes a connection whose next frame header is invalid: with
