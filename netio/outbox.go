@@ -154,12 +154,24 @@ func (o *outbox) pushControl(fr []byte) pushResult {
 
 // pushWait is push, but when the frame does not fit it first waits up to
 // wait for the loop to take the queue; only then does the policy apply.
+//
+// Hot path: when the frame fits, one critical section, as push.
 func (o *outbox) pushWait(fr []byte, n int, wait time.Duration) pushResult {
 	var timer *time.Timer
 	for {
 		o.mu.Lock()
-		fits := o.mu.closed || (o.mu.frames+n <= o.maxFrames && o.mu.bytes+len(fr) <= o.maxBytes) ||
-			(o.mu.frames == 0 && len(fr) > o.maxBytes)
+		if !o.mu.closed && o.mu.frames+n <= o.maxFrames && o.mu.bytes+len(fr) <= o.maxBytes {
+			res := pushQueued
+			if o.appendLocked(fr, n) {
+				res = pushWake
+			}
+			o.mu.Unlock()
+			if o.waiters.Load() > 0 {
+				o.signal() // pass the turn on
+			}
+			return res
+		}
+		fits := o.mu.closed || (o.mu.frames == 0 && len(fr) > o.maxBytes)
 		if !fits && wait > 0 {
 			// Register before unlocking: a take() that runs after the unlock
 			// then sees the waiter and signals it (no lost wake-up).

@@ -260,13 +260,8 @@ func (n *Node) publish(topic string, except *Subscription, enc func([]byte, fram
 	}
 	bp := bufPool.Get().(*[]byte)
 	b := enc((*bp)[:0], h)
-	defer func() {
-		if cap(b) <= 64<<10 {
-			*bp = b[:0]
-			bufPool.Put(bp)
-		}
-	}()
 	if len(b) > n.opts.Net.Limits.MaxFrame {
+		putBuf(bp, b)
 		return ErrFrameTooLarge
 	}
 	n.stats.published.Add(1)
@@ -281,7 +276,17 @@ func (n *Node) publish(topic string, except *Subscription, enc func([]byte, fram
 		}
 	}
 	n.deliverLocal(topic, b, except)
+	putBuf(bp, b)
 	return nil
+}
+
+// putBuf returns publish's encoding buffer to the pool, unless it grew
+// past 64 KiB (a rare large message should not pin its buffer).
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		bufPool.Put(bp)
+	}
 }
 
 // deliverLocal hands an encoded frame of topic to the matching local
@@ -294,13 +299,17 @@ func (n *Node) deliverLocal(topic string, b []byte, except *Subscription) {
 	if n.subs.Len() == 0 {
 		return
 	}
+	var arr [16]*Subscription
+	subs := n.subs.MatchString(topic, arr[:0])
+	if len(subs) == 0 {
+		return // e.g. a publisher whose only subscription is to its acks
+	}
 	f, _, err := frame.Scan(b, &n.opts.Net.Limits)
 	if err != nil {
 		panic("BUG: node: publishing a frame that does not scan: " + err.Error())
 	}
-	var arr [16]*Subscription
 	storeKind := isStoreKind(f.Kind())
-	for _, s := range n.subs.MatchString(topic, arr[:0]) {
+	for _, s := range subs {
 		if s != except && !s.events && s.store == storeKind {
 			n.stats.delivered.Add(1)
 			s.deliver(Message{f: f, lim: &n.opts.Net.Limits})
