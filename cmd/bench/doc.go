@@ -10,6 +10,10 @@
 // protocol (internal/bench) on stdin/stdout, so roles can be placed by
 // hand. Results: msgs/s and MB/s at the subscribers, latency percentiles
 // from the payloads' send timestamps, loss, duplicates and reordering.
+// Paced runs (--rate, and the --latency rerun at half the maximum) stamp
+// every message; at the maximum rate one in 16 carries a timestamp (plus
+// the last), so that reading the clock does not weigh on the throughput
+// being measured.
 //
 //	weir-bench logs --workers N --loggers N --records N --codec s2|zstd|none \
 //	    --batch N [--kill-at F] [--verify] [--json]

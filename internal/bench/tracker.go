@@ -55,7 +55,9 @@ func NewTracker(expect []uint64) *Tracker {
 }
 
 // Observe accounts for one data message that arrived at nowNs with size
-// payload bytes. A message is a duplicate when its (publisher, sequence)
+// payload bytes. A message with SentNs 0 (not stamped, see
+// maxRateStampEvery) counts, but adds no latency sample and does not move
+// the first and last arrival times; nowNs is ignored for it. A message is a duplicate when its (publisher, sequence)
 // was seen before, and reordered when its sequence is below the highest
 // already seen from its publisher (a gap filled late).
 //
@@ -81,7 +83,10 @@ func (t *Tracker) Observe(p Payload, size int, nowNs int64) {
 	}
 	t.unique++
 	t.bytes += uint64(size)
-	if t.unique == 1 {
+	if p.SentNs == 0 {
+		return // not stamped: no latency sample, and nowNs was not read
+	}
+	if t.firstNs == 0 {
 		t.firstNs = nowNs
 	}
 	t.lastNs = nowNs

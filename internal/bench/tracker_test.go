@@ -122,11 +122,24 @@ func TestTrackerAgainstModel(t *testing.T) {
 	}
 }
 
+// TestTrackerUnstamped checks that messages without a send time count
+// but add no latency sample and leave the arrival span alone.
+func TestTrackerUnstamped(t *testing.T) {
+	tr := NewTracker([]uint64{3})
+	tr.Observe(data(0, 0, 100), 10, 1000)
+	tr.Observe(data(0, 1, 0), 10, 99999) // nowNs ignored
+	tr.Observe(data(0, 2, 200), 10, 3000)
+	r := tr.Result(0)
+	if r.Received != 3 || r.Lost != 0 || tr.hist.TotalCount() != 2 || tr.firstNs != 1000 || tr.lastNs != 3000 {
+		t.Fatalf("result %+v, %d samples, span [%d, %d]", r, tr.hist.TotalCount(), tr.firstNs, tr.lastNs)
+	}
+}
+
 func TestAggregate(t *testing.T) {
 	mk := func(id int, lats ...int64) SubResult {
 		tr := NewTracker([]uint64{uint64(len(lats))})
 		for i, l := range lats {
-			tr.Observe(data(0, uint64(i), 0), 100, l)
+			tr.Observe(data(0, uint64(i), 1), 100, l) // sent at 1 ns: stamped
 		}
 		return tr.Result(id)
 	}
