@@ -31,6 +31,13 @@ type Peer struct {
 	TLS      bool
 	CertName string
 
+	// Local is the handler's own per-connection state. netio never touches
+	// it; it is meant for Handler.Frame, which for one peer always runs on
+	// one goroutine at a time (the connection's event loop or TLS reader),
+	// so state kept here needs no lock there. Anywhere else, the handler
+	// synchronizes access itself.
+	Local any
+
 	st  *connState
 	out *outbox
 

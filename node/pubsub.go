@@ -9,6 +9,7 @@ import (
 
 	"github.com/weirio/weir/frame"
 	"github.com/weirio/weir/netio"
+	"github.com/weirio/weir/router"
 )
 
 // Message is a data or event frame delivered to a subscription. For a
@@ -317,12 +318,25 @@ func (n *Node) deliverLocal(topic string, b []byte, except *Subscription) {
 	}
 }
 
+// routeMemo is a peer's memo of the last topic it sent, for routeRemote:
+// the frames of a connection mostly share a topic, and a memo hit costs a
+// compare instead of a hash and a lookup in the shared match cache.
+type routeMemo struct {
+	subs  router.Memo[*Subscription]
+	peers router.Memo[*netio.Peer]
+}
+
 // routeRemote delivers a data or event frame from peer from to local
 // subscriptions and, when forwarding, relays it to the other matching
 // peers with its TTL decremented — without decoding the body.
 //
 // Hot path: runs on the event loop for every received message.
 func (n *Node) routeRemote(from *netio.Peer, f frame.Frame) {
+	memo, _ := from.Local.(*routeMemo)
+	if memo == nil {
+		memo = new(routeMemo)
+		from.Local = memo // only this peer's frame handler touches it
+	}
 	topic := f.Topic()
 	if len(topic) >= len(n.opts.LocalPrefix) && string(topic[:len(n.opts.LocalPrefix)]) == n.opts.LocalPrefix {
 		n.stats.localTopicIn.Add(1) // a peer must never send these
@@ -336,7 +350,7 @@ func (n *Node) routeRemote(from *netio.Peer, f frame.Frame) {
 	}
 	var arr [16]*Subscription
 	storeKind := isStoreKind(f.Kind())
-	for _, s := range n.subs.Match(topic, arr[:0]) {
+	for _, s := range n.subs.MatchMemo(&memo.subs, topic, arr[:0]) {
 		if s.store != storeKind {
 			continue // applications see data and events; stores their frames
 		}
@@ -351,7 +365,7 @@ func (n *Node) routeRemote(from *netio.Peer, f frame.Frame) {
 	}
 	frame.SetTTL(f.Bytes(), f.TTL()-1)
 	var parr [16]*netio.Peer
-	for _, p := range n.peers.Match(topic, parr[:0]) {
+	for _, p := range n.peers.MatchMemo(&memo.peers, topic, parr[:0]) {
 		if p != from && (n.opts.Forwarding || fromClient || p.Role == frame.RoleClient) {
 			n.stats.forwarded.Add(1)
 			_ = p.Send(f.Bytes())

@@ -59,6 +59,9 @@ func TestMatchAllocs(t *testing.T) {
 				}
 			})
 			check("MatchString", func() { r.MatchString(tc.topic, dst[:0]) })
+			var m Memo[int]
+			r.MatchMemo(&m, topic, dst[:0]) // fills the memo's buffers
+			check("MatchMemo", func() { r.MatchMemo(&m, topic, dst[:0]) })
 			// Each walks into a 16-element stack buffer; a hit needs none.
 			if tc.subs <= 16 || tc.o.CacheSize >= 0 {
 				n := 0

@@ -89,6 +89,11 @@
 // keeps no caller's string alive. Topics compare eight bytes at a time
 // inline (sameBytes) rather than through a runtime call.
 //
+// A Memo is the per-stream equivalent: one caller's (one connection's)
+// last topic and result, checked by a compare and the generation, with no
+// hash and no shared memory written (MatchMemo). The node keeps one per
+// peer for the frames it receives, which mostly repeat a topic.
+//
 // The cache hashes topics with xxhash, as the design's dependency card
 // prescribes for router caches. It is unseeded, so a peer could choose
 // topics that share a cache slot; that costs only cache misses (the

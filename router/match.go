@@ -32,7 +32,11 @@ type entry[S comparable] struct {
 // A miss walks the trie (no allocation either, for a pre-sized dst) and then
 // allocates the new cache entry.
 func (r *Router[S]) Match(topic []byte, dst []S) []S {
-	snap := r.snap.Load()
+	return r.match(r.snap.Load(), topic, dst)
+}
+
+// match is Match against the snapshot snap.
+func (r *Router[S]) match(snap *snapshot[S], topic []byte, dst []S) []S {
 	if len(topic) <= r.maxTopic {
 		// lookup, by hand: generic code is not inlined past a small budget.
 		h := xxhash.Sum64(topic)
@@ -222,3 +226,45 @@ func sameBytes(a, b string) bool {
 // bytesString views b as a string without a copy, for comparisons only:
 // the view must not outlive the call that made it.
 func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// Memo remembers the last topic matched through it and the result, for a
+// stream whose consecutive messages mostly share a topic — a connection's
+// frames, one publisher's events. A memo hit costs a compare of the topic
+// with the remembered one and a generation check: no hash and no shared
+// cache line. A memo belongs to one goroutine at a time (typically an
+// event loop, for one connection): it is not safe for concurrent use. The
+// zero value is ready to use.
+type Memo[S comparable] struct {
+	topic []byte // copy of the topic last matched
+	subs  []S    // its result (a copy, owned by the memo)
+	gen   uint64 // the snapshot generation the result is valid for; 0: none
+}
+
+// MatchMemo is Match through m: when topic is the one m remembers and the
+// router has not changed since, it appends m's result directly; otherwise
+// it matches as Match does and remembers the topic and the result (topics
+// longer than the cache's CacheMaxTopic, and results longer than its
+// CacheMaxResult, are not remembered).
+//
+// Safe for concurrent use with every other method of the router, but m
+// must not be used by two goroutines at once.
+//
+// Hot path: a memo hit is one atomic load, a compare and an append; a miss
+// costs what Match costs, plus copying the topic and the result into m
+// (which allocates only while m's buffers grow).
+func (r *Router[S]) MatchMemo(m *Memo[S], topic []byte, dst []S) []S {
+	snap := r.snap.Load()
+	if m.gen == snap.gen && sameBytes(bytesString(m.topic), bytesString(topic)) {
+		return append(dst, m.subs...)
+	}
+	start := len(dst)
+	dst = r.match(snap, topic, dst)
+	if len(topic) <= r.maxTopic && len(dst)-start <= r.maxResult {
+		m.topic = append(m.topic[:0], topic...)
+		m.subs = append(m.subs[:0], dst[start:]...)
+		m.gen = snap.gen
+	} else {
+		m.gen = 0
+	}
+	return dst
+}

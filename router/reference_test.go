@@ -75,6 +75,9 @@ type harness struct {
 	ref reference
 	rs  []*Router[int]
 	dst []int
+	// memos, one per router, live across matches: a topic matched again
+	// with no write between hits, after a write misses.
+	memos []Memo[int]
 	// saved holds old snapshots with the reference of their time, to check
 	// that later writes never change a published snapshot.
 	saved []savedSnap
@@ -154,7 +157,10 @@ func (h *harness) match(topic string) {
 	h.t.Helper()
 	want := h.ref.match(topic)
 	for i, r := range h.rs {
-		for form := 0; form < 4; form++ {
+		if h.memos == nil {
+			h.memos = make([]Memo[int], len(h.rs))
+		}
+		for form := 0; form < 6; form++ {
 			var got []int
 			switch form {
 			case 0:
@@ -170,6 +176,8 @@ func (h *harness) match(topic string) {
 				r.Each([]byte(topic), func(s int) { got = append(got, s) })
 			case 3:
 				got = r.matchUncached([]byte(topic), nil)
+			case 4, 5: // the second call hits the memo the first one filled
+				got = r.MatchMemo(&h.memos[i], []byte(topic), nil)
 			}
 			got = slices.Clone(got)
 			slices.Sort(got)

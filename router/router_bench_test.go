@@ -70,6 +70,18 @@ func BenchmarkMatch(b *testing.B) {
 			b.Fatal("no match")
 		}
 	})
+	b.Run("cached-memo", func(b *testing.B) {
+		r, topics := benchRouter(b, Options{}, pairs, rng, 1)
+		var m Memo[int]
+		dst := make([]int, 0, benchPeers)
+		b.ReportAllocs()
+		for b.Loop() {
+			dst = r.MatchMemo(&m, topics[0], dst[:0])
+		}
+		if len(dst) == 0 {
+			b.Fatal("no match")
+		}
+	})
 	b.Run("cached-short", func(b *testing.B) {
 		r, _ := benchRouter(b, Options{}, pairs, rng, 1)
 		r.Subscribe("zeek/event/", 1)
