@@ -77,6 +77,11 @@ type connState struct {
 	// partial frame gnet holds from earlier reads, and the bytes the frame
 	// at the head of the input needs before it can be handled.
 	carry, want int
+	// loop is the state of the gnet event loop that owns the connection
+	// (nil on the TLS transport); dirty, owned by that loop, marks the
+	// connection as listed in loop.dirty.
+	loop  *loopState
+	dirty bool
 
 	retryArmed atomic.Bool
 	retryMu    sync.Mutex
@@ -234,6 +239,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		e.stats.accepted.Add(1)
 	}
 	st.c = gnetWire{c}
+	st.loop = e.loopOf(c.EventLoop())
 	now := e.now()
 	st.openedAt = now
 	st.lastRecv.Store(now)
@@ -278,6 +284,9 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if total >= st.want { // else the frame at the head is still incomplete
 			e.readGnet(st, c, total)
 		}
+	}
+	if len(st.loop.dirty) > 0 {
+		st.loop.flushDirty()
 	}
 	if st.peer.Load() != nil {
 		st.flush()

@@ -72,6 +72,8 @@ type Engine struct {
 		// handshaking counts the inbound connections in their handshake
 		// (connState.inHandshake), for MaxHandshakes.
 		handshaking int
+		// loops holds the state of each gnet event loop seen so far.
+		loops map[gnet.EventLoop]*loopState
 	}
 
 	stats   engineStats
@@ -580,4 +582,45 @@ func (g gnetLogger) Errorf(f string, a ...any) {
 }
 func (g gnetLogger) Fatalf(f string, a ...any) {
 	g.l.Error("gnet: fatal: " + fmt.Sprintf(f, a...))
+}
+
+// loopState is what one gnet event loop keeps across its connections: the
+// connections a relay on this loop queued frames for during the current
+// callback (Peer.Forward), which the loop flushes itself at the end of the
+// callback instead of waking itself through gnet. Only that loop touches
+// it.
+type loopState struct {
+	dirty []*connState
+}
+
+// loopOf returns the state of event loop l, creating it on first use.
+// Called when a connection opens, not per frame.
+func (e *Engine) loopOf(l gnet.EventLoop) *loopState {
+	if l == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.mu.loops == nil {
+		e.mu.loops = make(map[gnet.EventLoop]*loopState)
+	}
+	ls := e.mu.loops[l]
+	if ls == nil {
+		ls = &loopState{}
+		e.mu.loops[l] = ls
+	}
+	return ls
+}
+
+// flushDirty writes what Peer.Forward queued for connections of this loop
+// during the callback that is ending. Runs on the loop.
+func (ls *loopState) flushDirty() {
+	for i, st := range ls.dirty {
+		ls.dirty[i] = nil
+		st.dirty = false
+		if st.peer.Load() != nil && st.stage.Load() != stageClosing {
+			st.flush()
+		}
+	}
+	ls.dirty = ls.dirty[:0]
 }

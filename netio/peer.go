@@ -65,6 +65,28 @@ var ErrDropped = errors.New("netio: frame dropped by backpressure policy")
 // does not allocate (beyond the queue's amortized growth).
 func (p *Peer) Send(fr []byte) error { return p.result(p.out.push(fr, 1)) }
 
+// Forward is Send for a handler relaying a frame it received from peer
+// from, and may only be called inside Handler.Frame for a frame of from.
+// When both connections belong to the same gnet event loop, the loop
+// writes p's queue itself when the current read is handled, instead of
+// being woken through gnet (a syscall and another pass of the loop).
+// Otherwise it is Send.
+//
+// Hot path: as Send; no allocation beyond the loop's list's growth.
+func (p *Peer) Forward(from *Peer, fr []byte) error {
+	r := p.out.push(fr, 1)
+	if r == pushWake && from != nil {
+		if ls := from.st.loop; ls != nil && ls == p.st.loop {
+			if !p.st.dirty {
+				p.st.dirty = true
+				ls.dirty = append(ls.dirty, p.st)
+			}
+			return nil
+		}
+	}
+	return p.result(r)
+}
+
 // SendWait is Send, except that when the queue is full it waits up to
 // wait for the loop to drain it before the policy applies. For local
 // publishers that prefer slowing down to losing frames.

@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -259,21 +260,36 @@ func TestForwardingTriangle(t *testing.T) {
 // TestRelayMultiHop: a forwarding relay carries messages between two
 // nodes that are not peered with each other, and a subscription made at
 // the far end propagates through it.
+// TestRelayMultiHop relays through a forwarding node, with one event loop
+// (both connections on it: the relay flushes what it forwards itself, see
+// netio.Peer.Forward) and with two.
 func TestRelayMultiHop(t *testing.T) {
-	relay := newNode(t, "relay", func(o *Options) { o.Forwarding = true })
-	ra := listen(t, relay)
-	pub, sub := newNode(t, "pub", nil), newNode(t, "sub", nil)
-	_ = pub.Peer(ra)
-	_ = sub.Peer(ra)
-	var c collector
-	s, _ := sub.SubscribeFunc("far/", c.fn)
-	testutil.WaitFor(t, "filter through relay", func() bool { return peerWants(pub, "relay", "far/1") })
-	for i := uint32(0); i < 1000; i++ {
-		_ = pub.PublishBytes("far/1", payload(i))
+	for _, loops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) {
+			relay := newNode(t, "relay", func(o *Options) { o.Forwarding = true; o.Net.Loops = loops })
+			ra := listen(t, relay)
+			pub, sub := newNode(t, "pub", nil), newNode(t, "sub", nil)
+			_ = pub.Peer(ra)
+			_ = sub.Peer(ra)
+			var c collector
+			s, _ := sub.SubscribeFunc("far/", c.fn)
+			testutil.WaitFor(t, "filter through relay", func() bool { return peerWants(pub, "relay", "far/1") })
+			for i := uint32(0); i < 5000; i++ {
+				_ = pub.PublishBytes("far/1", payload(i))
+			}
+			testutil.WaitFor(t, "relayed", func() bool { return c.count("far/1") == 5000 })
+			c.mu.Lock()
+			for i, seq := range c.seqs["far/1"] {
+				if seq != uint32(i) {
+					c.mu.Unlock()
+					t.Fatalf("message %d has sequence %d", i, seq)
+				}
+			}
+			c.mu.Unlock()
+			s.Unsubscribe()
+			testutil.WaitFor(t, "removal through relay", func() bool { return !peerWants(pub, "relay", "far/1") })
+		})
 	}
-	testutil.WaitFor(t, "relayed", func() bool { return c.count("far/1") == 1000 })
-	s.Unsubscribe()
-	testutil.WaitFor(t, "removal through relay", func() bool { return !peerWants(pub, "relay", "far/1") })
 }
 
 func TestStatusEvents(t *testing.T) {

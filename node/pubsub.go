@@ -368,7 +368,7 @@ func (n *Node) routeRemote(from *netio.Peer, f frame.Frame) {
 	for _, p := range n.peers.MatchMemo(&memo.peers, topic, parr[:0]) {
 		if p != from && (n.opts.Forwarding || fromClient || p.Role == frame.RoleClient) {
 			n.stats.forwarded.Add(1)
-			_ = p.Send(f.Bytes())
+			_ = p.Forward(from, f.Bytes())
 		}
 	}
 }
