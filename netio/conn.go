@@ -1,12 +1,14 @@
 package netio
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -78,10 +80,17 @@ type connState struct {
 	// at the head of the input needs before it can be handled.
 	carry, want int
 	// loop is the state of the gnet event loop that owns the connection
-	// (nil on the TLS transport); dirty, owned by that loop, marks the
-	// connection as listed in loop.dirty.
-	loop  *loopState
-	dirty bool
+	// (nil on the TLS transport). The rest belongs to that loop: dirty marks
+	// the connection as listed in loop.dirty; fwd holds frames a relay on
+	// the loop forwards to this connection without copying them (views
+	// into the input buffer of the connection being read, runs of adjacent
+	// frames merged), fwdFrames their count, and iov is flush's scratch
+	// list (Peer.Forward).
+	loop      *loopState
+	dirty     bool
+	fwd       [][]byte
+	fwdFrames int
+	iov       [][]byte
 
 	retryArmed atomic.Bool
 	retryMu    sync.Mutex
@@ -285,9 +294,6 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 			e.readGnet(st, c, total)
 		}
 	}
-	if len(st.loop.dirty) > 0 {
-		st.loop.flushDirty()
-	}
 	if st.peer.Load() != nil {
 		st.flush()
 	}
@@ -311,6 +317,7 @@ func (e *Engine) readGnet(st *connState, c gnet.Conn, total int) {
 	for st.carry > 0 && st.want > st.carry && st.want < total {
 		head, _ := c.Peek(st.want)
 		n, want := e.scanFrames(st, head)
+		st.loop.flushDirty() // before Discard: forwarded frames view head
 		if n > 0 {
 			_, _ = c.Discard(n)
 			total -= n
@@ -324,6 +331,7 @@ func (e *Engine) readGnet(st *connState, c gnet.Conn, total int) {
 	}
 	buf, _ := c.Peek(-1)
 	n, want := e.scanFrames(st, buf)
+	st.loop.flushDirty() // before Discard: forwarded frames view buf
 	// gnet's Discard(n) with n <= 0 discards everything buffered: a partial
 	// frame would be lost and the stream desynchronized.
 	if n > 0 {
@@ -471,27 +479,85 @@ func (st *connState) retrySoon() {
 // socket still holds more than the high-water mark (a stalled reader): then
 // the frames stay queued, bounded by the policy, and the housekeeping tick
 // retries.
+//
+// Frames forwarded without a copy (fwd) go out in the same writev, after
+// the queue; they view another connection's input buffer, so they cannot
+// wait: past the high-water mark they are copied into the queue instead.
 func (st *connState) flush() {
 	st.woken.Store(false)
 	p := st.peer.Load()
-	if !p.out.pending() {
+	fwd := len(st.fwd) > 0
+	if !fwd && !p.out.pending() {
 		return
 	}
 	if st.c.backlog() > st.e.opts.SocketHighWater {
+		if fwd {
+			st.queueForwards(p)
+		}
 		st.retrySoon()
 		return
 	}
 	cs, n := p.out.take()
-	if n == 0 {
-		p.out.give(cs)
-		return
+	iov := cs
+	if fwd {
+		st.iov = append(append(st.iov[:0], cs...), st.fwd...)
+		iov = st.iov
+		n += st.fwdFrames
 	}
-	// One writev for the whole batch (gnet copies what the socket does not
-	// take, so the chunks can be recycled at once); the TLS writer writes
-	// it in its own goroutine.
-	w := st.c.writev(cs)
-	p.framesOut.Add(uint64(n))
-	p.bytesOut.Add(uint64(w))
-	st.lastSent.Store(st.e.now())
+	if n > 0 {
+		// One writev for the whole batch (gnet copies what the socket does
+		// not take, so the chunks can be recycled at once); the TLS writer
+		// writes it in its own goroutine.
+		w := st.c.writev(iov)
+		p.framesOut.Add(uint64(n))
+		p.bytesOut.Add(uint64(w))
+		st.lastSent.Store(st.e.now())
+	}
 	p.out.give(cs)
+	if fwd {
+		clear(st.iov)
+		st.iov = st.iov[:0]
+		st.dropForwards()
+	}
+}
+
+// addForward appends frame fr, a view into the input buffer of the
+// connection being read on this loop, to the frames flush writes without a
+// copy; a frame right behind the previous one extends its run.
+func (st *connState) addForward(fr []byte) {
+	if k := len(st.fwd); k > 0 {
+		last := st.fwd[k-1]
+		if unsafe.Add(unsafe.Pointer(unsafe.SliceData(last)), len(last)) == unsafe.Pointer(unsafe.SliceData(fr)) {
+			// Adjacent in the same input buffer: one run, one iovec.
+			st.fwd[k-1] = unsafe.Slice(unsafe.SliceData(last), len(last)+len(fr))
+			st.fwdFrames++
+			return
+		}
+	}
+	st.fwd = append(st.fwd, fr)
+	st.fwdFrames++
+}
+
+// queueForwards copies the forwarded frames into the outbox, under its
+// bounds and policy, because they cannot be written now.
+func (st *connState) queueForwards(p *Peer) {
+	for _, run := range st.fwd {
+		n, rest := 0, run
+		for len(rest) >= 4 { // count the run's frames by their length prefixes
+			l := int(binary.LittleEndian.Uint32(rest))
+			if l < frame.HeaderSize || l > len(rest) {
+				break // cannot happen: forwarded frames were scanned whole
+			}
+			n, rest = n+1, rest[l:]
+		}
+		_ = p.result(p.out.push(run, n))
+	}
+	st.dropForwards()
+}
+
+// dropForwards forgets the forwarded frames (written, queued, or the
+// connection is closing): they must not outlive the input buffer they view.
+func (st *connState) dropForwards() {
+	clear(st.fwd)
+	st.fwd, st.fwdFrames = st.fwd[:0], 0
 }

@@ -21,7 +21,17 @@
 //   - Inbound: OnTraffic peeks at everything gnet buffered, frame.Scan finds
 //     each complete frame (reading only header and topic), and the Handler
 //     gets a view of it; consumed bytes are discarded at the end. No copy,
-//     no allocation per frame.
+//     no allocation per frame. A frame left partial by one read is completed
+//     on its own at the next (a copy of that frame only): gnet would
+//     otherwise copy it and the whole next read into one buffer.
+//   - Relaying: Peer.Forward, called by a handler for a frame it received,
+//     writes the frame without copying it when both connections belong to
+//     the same event loop and the destination's outbox is idle: the loop
+//     collects views of the frames (adjacent frames as one run) and writes
+//     them with one writev per destination before it discards the read. A
+//     destination with queued frames, or past its high-water mark, gets a
+//     copy in its outbox as with Send, flushed by the same loop without a
+//     wake-up. Across loops Forward is Send.
 //   - Outbound: Peer.Send appends the frame to the peer's outbox under a
 //     mutex held only for the append. The first frame into an empty outbox
 //     wakes the peer's loop (gnet Conn.Wake); the loop swaps the whole

@@ -585,10 +585,10 @@ func (g gnetLogger) Fatalf(f string, a ...any) {
 }
 
 // loopState is what one gnet event loop keeps across its connections: the
-// connections a relay on this loop queued frames for during the current
-// callback (Peer.Forward), which the loop flushes itself at the end of the
-// callback instead of waking itself through gnet. Only that loop touches
-// it.
+// connections a relay on this loop forwarded frames to while handling the
+// current read (Peer.Forward), which the loop flushes itself before it
+// discards the read, instead of waking itself through gnet. Only that loop
+// touches it.
 type loopState struct {
 	dirty []*connState
 }
@@ -614,13 +614,25 @@ func (e *Engine) loopOf(l gnet.EventLoop) *loopState {
 
 // flushDirty writes what Peer.Forward queued for connections of this loop
 // during the callback that is ending. Runs on the loop.
+//
+// Hot path: once per read; nothing to do unless a frame was forwarded.
 func (ls *loopState) flushDirty() {
 	for i, st := range ls.dirty {
 		ls.dirty[i] = nil
 		st.dirty = false
 		if st.peer.Load() != nil && st.stage.Load() != stageClosing {
 			st.flush()
+		} else {
+			st.dropForwards()
 		}
 	}
 	ls.dirty = ls.dirty[:0]
+}
+
+// mark lists st for flushDirty.
+func (ls *loopState) mark(st *connState) {
+	if !st.dirty {
+		st.dirty = true
+		ls.dirty = append(ls.dirty, st)
+	}
 }

@@ -66,25 +66,39 @@ var ErrDropped = errors.New("netio: frame dropped by backpressure policy")
 func (p *Peer) Send(fr []byte) error { return p.result(p.out.push(fr, 1)) }
 
 // Forward is Send for a handler relaying a frame it received from peer
-// from, and may only be called inside Handler.Frame for a frame of from.
-// When both connections belong to the same gnet event loop, the loop
-// writes p's queue itself when the current read is handled, instead of
-// being woken through gnet (a syscall and another pass of the loop).
-// Otherwise it is Send.
+// from, and may only be called inside Handler.Frame for a frame of from,
+// with fr a view of that frame's bytes (f.Bytes()).
 //
-// Hot path: as Send; no allocation beyond the loop's list's growth.
+// When both connections belong to the same gnet event loop, the loop
+// writes to p itself once it has handled the current read, before the
+// input buffer is reused: fr is written from that buffer without a copy
+// (adjacent frames in one iovec), unless p's queue already holds frames or
+// its socket is past the high-water mark — then fr is copied into the
+// queue as Send does, and still written by this loop without a wake-up.
+// On different loops, or the TLS transport, Forward is Send.
+//
+// Hot path: no copy and no lock for a relay on one loop with an idle
+// queue; no allocation beyond the loop's lists' growth.
 func (p *Peer) Forward(from *Peer, fr []byte) error {
-	r := p.out.push(fr, 1)
-	if r == pushWake && from != nil {
-		if ls := from.st.loop; ls != nil && ls == p.st.loop {
-			if !p.st.dirty {
-				p.st.dirty = true
-				ls.dirty = append(ls.dirty, p.st)
-			}
-			return nil
-		}
+	var ls *loopState
+	if from != nil {
+		ls = from.st.loop
 	}
-	return p.result(r)
+	st := p.st
+	if ls == nil || ls != st.loop {
+		return p.Send(fr)
+	}
+	if len(st.fwd) == 0 && (st.stage.Load() == stageClosing || p.out.pending() ||
+		st.c.backlog() > st.e.opts.SocketHighWater) {
+		r := p.out.push(fr, 1)
+		if r != pushWake {
+			return p.result(r)
+		}
+	} else {
+		st.addForward(fr)
+	}
+	ls.mark(st)
+	return nil
 }
 
 // SendWait is Send, except that when the queue is full it waits up to
