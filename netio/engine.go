@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -109,7 +108,7 @@ func New(opts Options, h Handler) (*Engine, error) {
 		return nil, err
 	}
 	if opts.Loops == 0 {
-		opts.Loops = runtime.GOMAXPROCS(0)
+		opts.Loops = DefaultLoops()
 	}
 	e := &Engine{opts: opts, h: h, log: opts.Logger, stop: make(chan struct{})}
 	if opts.TLS != nil {

@@ -98,7 +98,7 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	fs.DurationVar(&c.Timeout, "timeout", bench.DefaultTimeout, "bound on the whole run; children are killed after it")
 	fs.DurationVar(&c.Idle, "idle", bench.DefaultIdle, "once publishers are done, stop waiting after subscribers stall this long")
 	fs.DurationVar(&c.PublishWait, "publish-wait", bench.DefaultPublishWait, "how long a publisher waits for room in a full peer queue before dropping")
-	fs.IntVar(&c.Loops, "loops", 0, "event loops per node engine (0: GOMAXPROCS)")
+	fs.IntVar(&c.Loops, "loops", 0, "event loops per node engine (0: netio.DefaultLoops, half of GOMAXPROCS)")
 	fs.IntVar(&c.QueueFrames, "queue", bench.DefaultQueueFrames, "per-peer outbound queue bound in frames; keep above pubs × window")
 	fs.IntVar(&c.Window, "window", 0, "flow control: messages a publisher may have unacknowledged by the slowest subscriber (0: ~1 MiB worth, at most 8192; -1: off)")
 	fs.IntVar(&c.AckEvery, "ack-every", 0, "messages between a subscriber's acknowledgments (0: window/4)")

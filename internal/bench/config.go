@@ -76,7 +76,7 @@ type Config struct {
 	AckEvery int
 
 	// Loops is the number of event loops per node engine. Default 0:
-	// GOMAXPROCS.
+	// netio.DefaultLoops (half of GOMAXPROCS).
 	Loops int
 	// QueueFrames bounds each peer's outbound queue in frames; keep it
 	// above Pubs × Window. Default 65536 (netio's own default, 8192, is
