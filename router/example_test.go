@@ -84,3 +84,23 @@ func ExampleRouter_Each() {
 	// Output:
 	// deliver to 7
 }
+
+// A connection's frames mostly repeat a topic: a Memo per connection, used
+// only by the goroutine reading it, answers a repeat with a compare.
+func ExampleRouter_MatchMemo() {
+	r, _ := router.New[string](router.Options{})
+	r.Subscribe("zeek/event/", "logger")
+	var memo router.Memo[string] // e.g. one per peer connection
+	var dst []string
+	for range 3 {
+		dst = r.MatchMemo(&memo, []byte("zeek/event/dns_request"), dst[:0])
+	}
+	fmt.Println(dst)
+	r.Subscribe("zeek/", "manager") // a write: the memo is stale and recomputes
+	dst = r.MatchMemo(&memo, []byte("zeek/event/dns_request"), dst[:0])
+	slices.Sort(dst)
+	fmt.Println(dst)
+	// Output:
+	// [logger]
+	// [logger manager]
+}
