@@ -66,6 +66,23 @@ func (c *collector) fn(m Message) {
 	c.mu.Unlock()
 }
 
+// checkInOrder fails t unless topic got exactly n messages, with sequence
+// numbers 0 to n-1 in order.
+func (c *collector) checkInOrder(t *testing.T, topic string, n int) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seqs := c.seqs[topic]
+	if len(seqs) != n {
+		t.Fatalf("%s: got %d messages, want %d", topic, len(seqs), n)
+	}
+	for i, s := range seqs {
+		if s != uint32(i) {
+			t.Fatalf("%s: message %d has sequence %d", topic, i, s)
+		}
+	}
+}
+
 func (c *collector) count(topic string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -278,14 +295,7 @@ func TestRelayMultiHop(t *testing.T) {
 				_ = pub.PublishBytes("far/1", payload(i))
 			}
 			testutil.WaitFor(t, "relayed", func() bool { return c.count("far/1") == 5000 })
-			c.mu.Lock()
-			for i, seq := range c.seqs["far/1"] {
-				if seq != uint32(i) {
-					c.mu.Unlock()
-					t.Fatalf("message %d has sequence %d", i, seq)
-				}
-			}
-			c.mu.Unlock()
+			c.checkInOrder(t, "far/1", 5000)
 			s.Unsubscribe()
 			testutil.WaitFor(t, "removal through relay", func() bool { return !peerWants(pub, "relay", "far/1") })
 		})
