@@ -71,18 +71,34 @@ func UID(id uint64) string {
 	return string(appendBase62(b, uint64(lo)))
 }
 
+// base62Pairs holds the two base62 digits of every number below 62²,
+// most significant first. Read-only after init.
+var base62Pairs = func() (t [2 * 62 * 62]byte) {
+	for i := range 62 * 62 {
+		t[2*i], t[2*i+1] = base62[i/62], base62[i%62]
+	}
+	return t
+}()
+
 // appendBase62 appends u in base 62, most significant digit first, without
-// padding ("0" for 0).
+// padding ("0" for 0). Two digits per division: half the divisions of one
+// digit at a time (it was a sixth of Next's instructions).
 func appendBase62(dst []byte, u uint64) []byte {
-	var tmp [11]byte
+	var tmp [12]byte
 	i := len(tmp)
-	for {
+	for u >= 62*62 {
+		q := u / (62 * 62)
+		r := u - q*(62*62)
+		i -= 2
+		tmp[i], tmp[i+1] = base62Pairs[2*r], base62Pairs[2*r+1]
+		u = q
+	}
+	if u >= 62 {
+		i -= 2
+		tmp[i], tmp[i+1] = base62Pairs[2*u], base62Pairs[2*u+1]
+	} else {
 		i--
-		tmp[i] = base62[u%62]
-		u /= 62
-		if u == 0 {
-			break
-		}
+		tmp[i] = base62[u]
 	}
 	return append(dst, tmp[i:]...)
 }

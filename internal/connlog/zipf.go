@@ -1,9 +1,6 @@
 package connlog
 
-import (
-	"math"
-	"math/rand/v2"
-)
+import "math"
 
 // zipf draws k in [0, n) with P(k) proportional to (v+k)^-s: the
 // distribution of math/rand/v2's Zipf, by inversion of its cumulative
@@ -52,9 +49,8 @@ func newZipf(s, v float64, n int) *zipf {
 	return z
 }
 
-// draw returns the least k with u < cdf[k] for a random u (n-1 if none).
-func (z *zipf) draw(r *rand.Rand) int {
-	u := r.Uint64()
+// draw returns the least k with u < cdf[k] (n-1 if none); u is random.
+func (z *zipf) draw(u uint64) int {
 	j := u >> (64 - guideBits)
 	lo, hi := int(z.guide[j]), int(z.guide[j+1])
 	for lo < hi {
