@@ -47,6 +47,13 @@ type Payload struct {
 	lineMax  int       // room a line needs: the longest of each column, separators, textSlack
 	dictText []byte    // each dictionary entry formatted, back to back, then textSlack bytes
 	dictTEnd []uint32
+	// Every record's line, stitched by Format (in format linesFmt, 0
+	// none), and the end of each in lines; JSON keys as JSONWriter's.
+	lines    []byte
+	lineEnds []uint32
+	linesFmt uint8
+	keyText  []byte
+	keyEnd   []uint32
 }
 
 // colDec is one column block, parsed; as a cursor it advances through it.
@@ -95,7 +102,7 @@ func ParsePayload(raw []byte, lim *frame.Limits) (Payload, error) {
 // allocates nothing (TestWritePayloadAllocs).
 func (p *Payload) Parse(raw []byte, lim *frame.Limits) error {
 	p.n = 0
-	p.textFmt = 0
+	p.textFmt, p.linesFmt = 0, 0
 	p.lim = frame.Limits{}
 	if lim != nil {
 		p.lim = *lim

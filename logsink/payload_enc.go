@@ -62,6 +62,9 @@ type dictScratch struct {
 	idx   []uint32 // dictionary index of each value
 	freq  []uint64 // per entry: count<<32 | entry, for the frequency sort
 	remap []uint32 // old entry index -> new
+	// The bounds in colEnc.data of each entry's key (string columns,
+	// while the dictionary is built).
+	kstart, kend []uint32
 }
 
 // colEnc accumulates one column's values of an open batch, as
@@ -253,17 +256,26 @@ func (c *colEnc) buildDict(seed uint64, d *dictScratch) bool {
 	d.table = d.table[:size]
 	clear(d.table)
 	d.dict, d.idx = d.dict[:0], d.idx[:0]
-	mask := uint64(size - 1)
-	var start uint32 // of string j
+	var ok bool
+	if c.col.Type == frame.TypeAddress {
+		ok = c.buildAddrDict(seed, d, m, limit)
+	} else {
+		ok = c.buildStrDict(seed, d, m, limit)
+	}
+	if ok {
+		d.sort()
+	}
+	return ok
+}
+
+// buildAddrDict is buildDict's loop for an address column: keys are 16
+// bytes, compared as two words in line.
+func (c *colEnc) buildAddrDict(seed uint64, d *dictScratch, m, limit int) bool {
+	mask := uint64(len(d.table) - 1)
+	data := c.data[:16*m]
 	for j := range m {
-		var k []byte
-		if c.col.Type == frame.TypeAddress {
-			k = c.data[16*j : 16*j+16]
-		} else {
-			k = c.data[start:c.ends[j]]
-			start = c.ends[j]
-		}
-		h := dictHash(seed, k) & mask
+		k := (*[16]byte)(data[16*j : 16*j+16])
+		h := dictHash(seed, k[:]) & mask
 		for {
 			e := d.table[h]
 			if e == 0 {
@@ -275,14 +287,46 @@ func (c *colEnc) buildDict(seed uint64, d *dictScratch) bool {
 				d.idx = append(d.idx, uint32(len(d.dict)-1))
 				break
 			}
-			if string(c.key(int(d.dict[e-1]))) == string(k) {
+			if x := int(d.dict[e-1]); *(*[16]byte)(data[16*x : 16*x+16]) == *k {
 				d.idx = append(d.idx, e-1)
 				break
 			}
 			h = (h + 1) & mask
 		}
 	}
-	d.sort()
+	return true
+}
+
+// buildStrDict is buildDict's loop for a string or enum column; the
+// table's entries keep their key's bounds (d.starts, d.ends) beside them,
+// so that a probe compares without looking the value up again.
+func (c *colEnc) buildStrDict(seed uint64, d *dictScratch, m, limit int) bool {
+	mask := uint64(len(d.table) - 1)
+	d.kstart, d.kend = d.kstart[:0], d.kend[:0]
+	var start uint32 // of string j
+	for j, end := range c.ends[:m] {
+		k := c.data[start:end]
+		h := dictHash(seed, k) & mask
+		for {
+			e := d.table[h]
+			if e == 0 {
+				if len(d.dict) == limit {
+					return false
+				}
+				d.dict = append(d.dict, uint32(j))
+				d.kstart, d.kend = append(d.kstart, start), append(d.kend, end)
+				d.table[h] = uint32(len(d.dict))
+				d.idx = append(d.idx, uint32(len(d.dict)-1))
+				break
+			}
+			if string(c.data[d.kstart[e-1]:d.kend[e-1]]) == string(k) {
+				d.idx = append(d.idx, e-1)
+				break
+			}
+			h = (h + 1) & mask
+		}
+		start = end
+	}
 	return true
 }
 
@@ -293,18 +337,26 @@ func (c *colEnc) buildDict(seed uint64, d *dictScratch) bool {
 // twice the dictionary's size), never change its result.
 func dictHash(seed uint64, b []byte) uint64 {
 	const k1, k2 = 0x9e3779b97f4a7c15, 0xbf58476d1ce4e5b9
-	h := seed ^ uint64(len(b))*k1
-	for len(b) >= 8 {
-		h = (h ^ binary.LittleEndian.Uint64(b)) * k2
-		h ^= h >> 32
-		b = b[8:]
-	}
-	if len(b) > 0 {
-		var t uint64
-		for i, x := range b {
-			t |= uint64(x) << (8 * i)
+	n := len(b)
+	h := seed ^ uint64(n)*k1
+	// The bytes past the last whole word are read as one word, the last
+	// 8 bytes (overlapping the one before), or for short keys as two
+	// overlapping u32s or three bytes: no loop per byte (most keys are
+	// names of 2 to 10 bytes and uids of 15 to 18). The length is in h,
+	// so the overlap cannot make keys of different lengths collide.
+	switch {
+	case n >= 8:
+		last := binary.LittleEndian.Uint64(b[n-8:])
+		for len(b) > 8 {
+			h = (h ^ binary.LittleEndian.Uint64(b)) * k2
+			h ^= h >> 32
+			b = b[8:]
 		}
-		h = (h ^ t) * k2
+		h = (h ^ last) * k2
+	case n >= 4:
+		h = (h ^ (uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<32)) * k2
+	case n > 0:
+		h = (h ^ (uint64(b[0]) | uint64(b[n/2])<<8 | uint64(b[n-1])<<16)) * k2
 	}
 	h ^= h >> 29
 	h *= 0x94d049bb133111eb
@@ -369,7 +421,7 @@ func (c *colEnc) appendBlock(dst []byte, n int, seed uint64, d *dictScratch) []b
 		dst = append(dst, byte(k))
 		var prev int64
 		for _, v := range c.ints {
-			q := v / pow10[k]
+			q := divPow10(v, k)
 			if c.col.Type == frame.TypeTimestamp {
 				// Delta from the largest value so far: log times are
 				// monotonic with jitter (Zeek logs a connection at its end
@@ -468,7 +520,7 @@ func (c *colEnc) appendList(dst []byte, which []uint32) []byte {
 func timeScale(vs []int64) int {
 	k := len(pow10) - 1
 	for _, v := range vs {
-		for k > 0 && v%pow10[k] != 0 {
+		for k > 0 && v != divPow10(v, k)*pow10[k] {
 			k--
 		}
 		if k == 0 {
@@ -476,6 +528,35 @@ func timeScale(vs []int64) int {
 		}
 	}
 	return k
+}
+
+// divPow10 returns v / 10^k, 0 <= k <= 9, truncated as Go's division.
+//
+// Hot path (encoding time columns, twice per value): a division by a
+// constant is a multiplication; by pow10[k], a variable, it is a hardware
+// division (tens of cycles).
+func divPow10(v int64, k int) int64 {
+	switch k {
+	case 0:
+		return v
+	case 1:
+		return v / 10
+	case 2:
+		return v / 100
+	case 3:
+		return v / 1e3
+	case 4:
+		return v / 1e4
+	case 5:
+		return v / 1e5
+	case 6:
+		return v / 1e6
+	case 7:
+		return v / 1e7
+	case 8:
+		return v / 1e8
+	}
+	return v / 1e9
 }
 
 // appendBits appends the 0/1 values vs as a bitmap, LSB first.

@@ -22,6 +22,11 @@ func FuzzParsePayload(f *testing.F) {
 			return
 		}
 		samePayloadTexts(t, &p)
+		// Lines stitched ahead (Format) are the same, in either format.
+		if err := p.Format(FileFormat(len(raw) % 2)); err != nil {
+			t.Fatalf("Format: %v", err)
+		}
+		samePayloadTexts(t, &p)
 		var recs [][]frame.Value
 		_ = p.Each(func(rec []frame.View) error {
 			vs := make([]frame.Value, len(rec))

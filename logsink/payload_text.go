@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"unsafe"
 
 	"github.com/weirio/weir/frame"
 )
@@ -48,19 +49,90 @@ type textCol struct {
 	dict  bool     // spans are into Payload.dictText
 }
 
-// Format formats every value of p as text of format f, ahead of a
-// WritePayload to a writer of that format, which then only assembles the
-// lines and writes them. It lets a logger format batches on several
-// goroutines (each Payload on one at a time) and write them on one.
+// Format formats every record of p as a line of format f, ahead of a
+// WritePayload to a writer of that format, which then only writes the
+// lines. It lets a logger format batches on several goroutines (each
+// Payload on one at a time) and write them on one, which so has only
+// the bytes to copy (the stitching of the lines was half of its work).
 // Calling it is optional: WritePayload formats a payload that is not.
+//
+// Hot path (logger): the buffers are the Payload's and reused.
 func (p *Payload) Format(f FileFormat) error {
+	var tf uint8
 	switch f {
 	case FormatTSV:
-		return p.textStart(textTSV)
+		tf = textTSV
 	case FormatJSON:
-		return p.textStart(textJSON)
+		tf = textJSON
+	default:
+		return fmt.Errorf("%w: Format %d", ErrBadRotateOptions, f)
 	}
-	return fmt.Errorf("%w: Format %d", ErrBadRotateOptions, f)
+	if err := p.textStart(tf); err != nil {
+		return err
+	}
+	if p.linesFmt == tf {
+		return nil
+	}
+	if tf == textJSON && len(p.keyEnd) != len(p.Schema.Columns) {
+		p.keyText, p.keyEnd = appendJSONKeys(p.keyText[:0], p.keyEnd[:0], &p.Schema)
+	}
+	p.lines = growBytes(p.lines[:0], p.n*(p.lineMax-textSlack)+textSlack)
+	if cap(p.lineEnds) < p.n {
+		p.lineEnds = make([]uint32, p.n)
+	}
+	p.lineEnds = p.lineEnds[:p.n]
+	b := p.lines
+	for p.ti = 0; !p.textDone(); {
+		i := p.ti
+		if tf == textTSV {
+			b = p.appendTSVLine(b)
+		} else {
+			b = p.appendJSONLine(b, p.keyText, p.keyEnd)
+		}
+		p.lineEnds[i] = uint32(len(b))
+	}
+	p.lines, p.ti, p.linesFmt = b, 0, tf
+	return nil
+}
+
+// appendJSONKeys appends each column's `"name":` to keyText (then
+// textSlack bytes) and the end of each to keyEnd.
+func appendJSONKeys(keyText []byte, keyEnd []uint32, s *Schema) ([]byte, []uint32) {
+	for _, c := range s.Columns {
+		keyText = append(appendJSONString(keyText, c.Name), ':')
+		keyEnd = append(keyEnd, uint32(len(keyText)))
+	}
+	return append(keyText, make([]byte, textSlack)...), keyEnd
+}
+
+// stitchedLines returns the lines of records p.ti onward if Format
+// stitched them in format f, cut after the first record whose end
+// reaches size+len >= limit (limit > 0), and advances p.ti past them;
+// ok is false if they are not stitched.
+func (p *Payload) stitchedLines(f uint8, size, limit int64) (b []byte, ok bool) {
+	if p.linesFmt != f || p.textFmt != f {
+		return nil, false
+	}
+	var start uint32
+	if p.ti > 0 {
+		start = p.lineEnds[p.ti-1]
+	}
+	end := p.ti
+	if limit <= 0 {
+		end = p.n
+	} else {
+		for end < p.n {
+			end++
+			if size+int64(p.lineEnds[end-1]-start) >= limit {
+				break
+			}
+		}
+	}
+	if end == p.ti {
+		return nil, true
+	}
+	p.ti = end
+	return p.lines[start:p.lineEnds[end-1]], true
 }
 
 // textStart formats every value of p in format f (textTSV or textJSON),
@@ -118,11 +190,13 @@ func (c *colDec) formatText(tc *textCol, p *Payload, f uint8) error {
 	if cap(tc.spans) < n {
 		tc.spans = make([]uint64, n)
 	}
+	// Every span is set, an unset value's to 0 (no clear of the whole
+	// slice first: most columns have a value in every record).
 	tc.spans, tc.buf, tc.max, tc.dict = tc.spans[:n], tc.buf[:0], 0, c.dict
-	clear(tc.spans)
 	if c.dict {
 		for i := range n {
 			if !c.has(i) {
+				tc.spans[i] = 0
 				continue
 			}
 			x, err := c.dictIndex(p)
@@ -147,9 +221,14 @@ func (c *colDec) formatText(tc *textCol, p *Payload, f uint8) error {
 		return c.formatPorts(tc, n)
 	case c.typ == frame.TypeAddress && c.fam == famV4:
 		return c.formatIPv4(tc, n, f)
+	case c.typ == frame.TypeAddress:
+		return c.formatAddrs(tc, n, f)
+	case c.typ == frame.TypeBool:
+		return c.formatBools(tc, n, f)
 	}
 	for i := range n {
 		if !c.has(i) {
+			tc.spans[i] = 0
 			continue
 		}
 		start := len(tc.buf)
@@ -166,12 +245,20 @@ func (c *colDec) formatText(tc *textCol, p *Payload, f uint8) error {
 // formatTimesCounts is formatText for count, timestamp and timespan
 // columns (text alike in both formats): their varints decoded in line.
 //
-// Hot path (logger): most of conn.log's columns.
+// Hot path (logger): most of conn.log's columns. The digits are written
+// straight into the buffer grown for the whole column (maxTextLen per
+// value), at an offset: no append, no growth check per value.
 func (c *colDec) formatTimesCounts(tc *textCol, n int) error {
-	a, ai, buf, present := c.a, c.ai, tc.buf, c.present
+	a, ai, present := c.a, c.ai, c.present
 	scale, prev, count, stamp := c.scale, c.prev, c.typ == frame.TypeCount, c.typ == frame.TypeTimestamp
+	out := tc.buf[:cap(tc.buf)]
+	o := len(tc.buf)
+	if len(out)-o < n*maxTextLen(c.typ) {
+		panic("BUG: logsink: column text buffer not grown")
+	}
 	for i := range n {
 		if present != nil && present[i>>3]&(1<<(i&7)) == 0 {
+			tc.spans[i] = 0
 			continue
 		}
 		var u uint64
@@ -185,9 +272,9 @@ func (c *colDec) formatTimesCounts(tc *textCol, n int) error {
 			}
 			ai += k
 		}
-		start := len(buf)
+		start := o
 		if count {
-			buf = appendDec(buf, u)
+			o = putDec(out, o, u)
 		} else {
 			v := int64(u>>1) ^ -int64(u&1) // zigzag
 			if stamp {                     // delta from the running maximum
@@ -197,13 +284,60 @@ func (c *colDec) formatTimesCounts(tc *textCol, n int) error {
 			if scale > 1 {
 				v *= scale
 			}
-			buf = appendEpochNanos(buf, v)
+			o = putEpochNanos(out, o, v)
 		}
-		tc.spans[i] = uint64(start)<<32 | uint64(len(buf))
-		tc.max = max(tc.max, len(buf)-start)
+		tc.spans[i] = uint64(start)<<32 | uint64(o)
+		tc.max = max(tc.max, o-start)
 	}
-	c.ai, c.prev, tc.buf = ai, prev, buf
+	c.ai, c.prev, tc.buf = ai, prev, out[:o]
 	return nil
+}
+
+// putDec writes u in decimal at b[o:], which has room for 20 bytes, and
+// returns the end: appendDec without the append.
+func putDec(b []byte, o int, u uint64) int {
+	d := (*[20]byte)(b[o : o+20])
+	if u < 10 {
+		d[0] = byte('0' + u)
+		return o + 1
+	}
+	n := decLen(u)
+	i := n
+	for u >= 100 {
+		q := u / 100
+		r := (u - 100*q) * 2
+		i -= 2
+		d[i], d[i+1] = digitPairs[r], digitPairs[r+1]
+		u = q
+	}
+	if u >= 10 {
+		d[i-2], d[i-1] = digitPairs[2*u], digitPairs[2*u+1]
+	} else {
+		d[i-1] = byte('0' + u)
+	}
+	return o + n
+}
+
+// putEpochNanos writes ns as appendEpochNanos does at b[o:], which has
+// room for 22 bytes (a sign, 12 digits of seconds, a point and six
+// decimals at most), and returns the end.
+func putEpochNanos(b []byte, o int, ns int64) int {
+	u := uint64(ns)
+	if ns < 0 {
+		b[o] = '-'
+		o++
+		u = -u
+	}
+	us := u / 1000
+	if u%1000 >= 500 {
+		us++
+	}
+	o = putDec(b, o, us/1e6)
+	frac := us % 1e6
+	x, y, z := frac/10000*2, frac/100%100*2, frac%100*2
+	d := (*[7]byte)(b[o : o+7])
+	d[0], d[1], d[2], d[3], d[4], d[5], d[6] = '.', digitPairs[x], digitPairs[x+1], digitPairs[y], digitPairs[y+1], digitPairs[z], digitPairs[z+1]
+	return o + 7
 }
 
 // formatPorts is formatText for port columns: the number only, in both
@@ -212,6 +346,7 @@ func (c *colDec) formatPorts(tc *textCol, n int) error {
 	a, ai, buf, present := c.a, c.ai, tc.buf, c.present
 	for i := range n {
 		if present != nil && present[i>>3]&(1<<(i&7)) == 0 {
+			tc.spans[i] = 0
 			continue
 		}
 		if ai+2 > len(a) {
@@ -232,6 +367,7 @@ func (c *colDec) formatIPv4(tc *textCol, n int, f uint8) error {
 	a, ai, buf, present := c.a, c.ai, tc.buf, c.present
 	for i := range n {
 		if present != nil && present[i>>3]&(1<<(i&7)) == 0 {
+			tc.spans[i] = 0
 			continue
 		}
 		if ai+4 > len(a) {
@@ -250,6 +386,83 @@ func (c *colDec) formatIPv4(tc *textCol, n int, f uint8) error {
 		tc.max = max(tc.max, len(buf)-start)
 	}
 	c.ai, tc.buf = ai, buf
+	return nil
+}
+
+// formatAddrs is formatText for address columns of IPv6 or mixed
+// families (an IPv4-mapped address is written as IPv4, as View.Addr).
+func (c *colDec) formatAddrs(tc *textCol, n int, f uint8) error {
+	a, ai, vi, buf, present := c.a, c.ai, c.i, tc.buf, c.present
+	for i := range n {
+		if present != nil && present[i>>3]&(1<<(i&7)) == 0 {
+			tc.spans[i] = 0
+			continue
+		}
+		if vi >= c.m {
+			return errShort
+		}
+		six := c.fam == famV6
+		if c.fam == famMixed {
+			if vi>>3 >= len(c.b) {
+				return errShort
+			}
+			six = c.b[vi>>3]>>(vi&7)&1 == 1
+		}
+		start := len(buf)
+		if f == textJSON {
+			buf = append(buf, '"')
+		}
+		if six {
+			if ai+16 > len(a) {
+				return errShort
+			}
+			buf = netip.AddrFrom16([16]byte(a[ai : ai+16])).Unmap().AppendTo(buf)
+			ai += 16
+		} else {
+			if ai+4 > len(a) {
+				return errShort
+			}
+			buf = appendIPv4(buf, a[ai:ai+4])
+			ai += 4
+		}
+		if f == textJSON {
+			buf = append(buf, '"')
+		}
+		vi++
+		tc.spans[i] = uint64(start)<<32 | uint64(len(buf))
+		tc.max = max(tc.max, len(buf)-start)
+	}
+	c.ai, c.i, tc.buf = ai, vi, buf
+	return nil
+}
+
+// formatBools is formatText for bool columns: T or F in TSV, true or
+// false in JSON.
+func (c *colDec) formatBools(tc *textCol, n int, f uint8) error {
+	t, fl := "T", "F"
+	if f == textJSON {
+		t, fl = "true", "false"
+	}
+	vi, buf, present := c.i, tc.buf, c.present
+	for i := range n {
+		if present != nil && present[i>>3]&(1<<(i&7)) == 0 {
+			tc.spans[i] = 0
+			continue
+		}
+		if vi >= c.m || vi>>3 >= len(c.a) {
+			return errShort
+		}
+		start := len(buf)
+		if c.a[vi>>3]>>(vi&7)&1 == 1 {
+			buf = append(buf, t...)
+		} else {
+			buf = append(buf, fl...)
+		}
+		vi++
+		tc.spans[i] = uint64(start)<<32 | uint64(len(buf))
+		tc.max = max(tc.max, len(buf)-start)
+	}
+	c.i, tc.buf = vi, buf
 	return nil
 }
 
@@ -432,32 +645,49 @@ func (c *colDec) appendText(dst []byte, p *Payload, f uint8) ([]byte, error) {
 
 // appendTSVLine appends the next record's TSV line.
 //
-// Hot path (logger): a 16-byte move per value, no call.
+// Hot path (logger): a 16-byte move per value, no call, no bounds check:
+// the moves go through pointers (moveTextUnsafe), as every span was made
+// by textStart inside its buffer, which ends in textSlack spare bytes,
+// and growBytes gives the line lineMax bytes — the longest span of each
+// column, separators and textSlack. The checked stitching cost twice the
+// instructions.
 func (p *Payload) appendTSVLine(dst []byte) []byte {
 	i := p.ti
 	p.ti++
 	dst = growBytes(dst, p.lineMax)
 	o := len(dst)
-	out := dst[:cap(dst)]
+	out := unsafe.Pointer(unsafe.SliceData(dst[:cap(dst)]))
+	dict := unsafe.Pointer(unsafe.SliceData(p.dictText))
 	for j := range p.text {
 		tc := &p.text[j]
-		src := tc.buf
-		if tc.dict {
-			src = p.dictText
+		src := dict
+		if !tc.dict {
+			src = unsafe.Pointer(unsafe.SliceData(tc.buf))
 		}
 		sp := tc.spans[i]
 		s, e := int(sp>>32), int(uint32(sp))
 		if s == e {
-			out[o] = '-'
+			*(*byte)(unsafe.Add(out, o)) = '-'
 			o++
 		} else {
-			o = moveText(out, o, src, s, e)
+			o = moveTextUnsafe(out, o, src, s, e)
 		}
-		out[o] = '\t'
+		*(*byte)(unsafe.Add(out, o)) = '\t'
 		o++
 	}
-	out[o-1] = '\n'
-	return out[:o]
+	*(*byte)(unsafe.Add(out, o-1)) = '\n'
+	return dst[:o]
+}
+
+// moveTextUnsafe is moveText through pointers, for appendTSVLine, whose
+// caller guarantees the room moveText checks.
+func moveTextUnsafe(dst unsafe.Pointer, o int, src unsafe.Pointer, s, e int) int {
+	for s < e {
+		*(*[16]byte)(unsafe.Add(dst, o)) = *(*[16]byte)(unsafe.Add(src, s))
+		o += 16
+		s += 16
+	}
+	return o - (s - e)
 }
 
 // appendJSONLine appends the next record's JSON line; keys holds each
@@ -523,19 +753,30 @@ func growBytes(b []byte, n int) []byte {
 }
 
 // appendIPv4 appends a.b.c.d, as netip.Addr.AppendTo does for IPv4.
+//
+// Hot path (logger): each byte's digits come from a table, with no
+// branch on their count (which varies at random from address to address).
 func appendIPv4(dst []byte, a []byte) []byte {
-	for k, x := range a[:4] {
-		if k > 0 {
-			dst = append(dst, '.')
-		}
-		switch {
-		case x >= 100:
-			dst = append(dst, '0'+x/100, '0'+x/10%10, '0'+x%10)
-		case x >= 10:
-			dst = append(dst, '0'+x/10, '0'+x%10)
-		default:
-			dst = append(dst, '0'+x)
-		}
+	var buf [16]byte
+	o := 0
+	for _, x := range a[:4] {
+		e := &decBytes[x]
+		*(*[4]byte)(buf[o&15:]) = e.text
+		o += int(e.n)
 	}
-	return dst
+	return append(dst, buf[:o-1]...)
 }
+
+// decBytes is the decimal text of each byte value followed by a '.', and
+// its length. Read-only after init.
+var decBytes = func() (t [256]struct {
+	text [4]byte
+	n    uint8
+}) {
+	for i := range t {
+		s := fmt.Sprintf("%d.", i)
+		copy(t[i].text[:], s)
+		t[i].n = uint8(len(s))
+	}
+	return t
+}()

@@ -80,6 +80,11 @@ func TestWritePayloadMatchesViews(t *testing.T) {
 			t.Fatal(err)
 		}
 		samePayloadTexts(t, &p)
+		// Lines stitched ahead by Format are the same.
+		if err := p.Format(FileFormat(seed % 2)); err != nil {
+			t.Fatal(err)
+		}
+		samePayloadTexts(t, &p)
 	}
 }
 
@@ -160,6 +165,11 @@ func TestRotateWritePayload(t *testing.T) {
 					p, err := ParsePayload(testPayload(t, s, chunk), nil)
 					if err != nil {
 						t.Fatal(err)
+					}
+					if i%10 == 0 { // lines stitched ahead, cut by the size limit alike
+						if err := p.Format(format); err != nil {
+							t.Fatal(err)
+						}
 					}
 					if err := r.WritePayload(&p); err != nil {
 						t.Fatal(err)

@@ -51,12 +51,9 @@ func newJSONWriter(w io.Writer, s Schema, size int64) (*JSONWriter, error) {
 	s.Columns = slices.Clone(s.Columns) // the caller may reuse its slice
 	j := &JSONWriter{countingBuf: newCountingBuf(w, size), schema: s, keys: make([][]byte, len(s.Columns))}
 	for i, c := range s.Columns {
-		k := appendJSONString(nil, c.Name)
-		j.keys[i] = append(k, ':')
-		j.keyText = append(j.keyText, j.keys[i]...)
-		j.keyEnd = append(j.keyEnd, uint32(len(j.keyText)))
+		j.keys[i] = append(appendJSONString(nil, c.Name), ':')
 	}
-	j.keyText = append(j.keyText, make([]byte, textSlack)...)
+	j.keyText, j.keyEnd = appendJSONKeys(nil, nil, &j.schema)
 	return j, nil
 }
 
@@ -110,6 +107,9 @@ func (j *JSONWriter) WritePayload(p *Payload) error {
 
 // writeText is TSVWriter.writeText in JSON.
 func (j *JSONWriter) writeText(p *Payload, limit int64) error {
+	if b, ok := p.stitchedLines(textJSON, j.size, limit); ok {
+		return j.put(b)
+	}
 	if err := p.textStart(textJSON); err != nil {
 		return err
 	}

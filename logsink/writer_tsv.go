@@ -157,6 +157,9 @@ func (t *TSVWriter) WritePayload(p *Payload) error {
 // writeText writes the rest of p's lines, formatting p first if needed,
 // stopping early, after a whole record, once Size reaches limit (> 0).
 func (t *TSVWriter) writeText(p *Payload, limit int64) error {
+	if b, ok := p.stitchedLines(textTSV, t.size, limit); ok {
+		return t.put(b)
+	}
 	if err := p.textStart(textTSV); err != nil {
 		return err
 	}
