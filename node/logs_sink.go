@@ -18,18 +18,21 @@ import (
 // batch, Commit (fsync files, then the journal), then acknowledge the
 // group — the group-commit equivalent of fsync-before-ack.
 //
-// A group is written prepChunk batches at a time: first each batch is
-// decoded, decompressed, parsed and formatted (prep), on up to GOMAXPROCS
-// goroutines that run only for that step, then the batches are written
-// one after the other, in the order they arrived, by the sink goroutine.
-// The formatting, most of a logger's work per record, so uses every core;
-// the files and the journal keep one writer.
+// A group is written prepChunk batches at a time: each batch is decoded,
+// decompressed, parsed and formatted into its lines (prep), on up to
+// GOMAXPROCS goroutines that run only for that step, and the batches are
+// written one after the other, in the order they arrived, by the sink
+// goroutine. The preparation of a chunk overlaps the writing of the one
+// before it, and the first chunk of the next group is prepared during
+// the group's commit: the formatting, most of a logger's work per
+// record, uses every core and does not wait for the disk; the files and
+// the journal keep one writer, which only copies the lines.
 type sinkLoop struct {
 	l     *logs
 	opts  logsink.SinkOptions
 	sink  *logsink.Sink
 	cmds  *logsink.CommandRunner // the rotation command, if any; outlives sink reopens
-	preps []prepped              // per item of a chunk, reused (run's)
+	preps [2][prepChunk]prepped  // the chunk being written and the next one, reused (run's)
 
 	mu struct {
 		sync.Mutex
@@ -196,45 +199,72 @@ func (s *sinkLoop) run() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var (
-		items  []sinkItem
-		acks   []pendingAck
-		ackBuf []byte
+		rounds   [2][]sinkItem // the round being written and the next one
+		r        int           // rounds[r] is the current round
+		inflight *sync.WaitGroup
+		acks     []pendingAck
+		ackBuf   []byte
+		// Once stop is seen, the queue is taken once more (the final
+		// round) and the loop ends after writing it.
+		stopping, final bool
 	)
-	for stopping := false; !stopping; {
-		select {
-		case <-s.wake:
-		case <-tick.C:
-			if err := s.sink.Tick(); err != nil {
-				s.l.n.log.Error("cannot rotate log files", "err", err)
+	for {
+		cur := rounds[r]
+		if len(cur) == 0 {
+			if stopping && final {
+				return
 			}
-			continue
-		case <-s.stop:
-			stopping = true // one last round for what is queued
+			if !stopping {
+				select {
+				case <-s.wake:
+				case <-tick.C:
+					s.rotate()
+					continue
+				case <-s.stop:
+					stopping = true // one last round for what is queued
+				}
+			}
+			cur = s.take(rounds[r][:0])
+			rounds[r], final = cur, stopping
+			if len(cur) == 0 {
+				continue
+			}
 		}
-		s.mu.Lock()
-		items = append(items[:0], s.mu.q...)
-		clear(s.mu.q)
-		s.mu.q = s.mu.q[:0]
-		s.mu.bytes = 0
-		s.mu.busy = len(items) > 0
-		s.mu.room.Broadcast()
-		s.mu.Unlock()
-		if len(items) == 0 {
-			continue
-		}
+		// Write the round a chunk at a time, preparing chunk k+1 while
+		// chunk k is written (its first chunk may be in preparation
+		// since the previous round's commit).
 		acks = acks[:0]
 		failed := false
-		for start := 0; start < len(items) && !failed; start += prepChunk {
-			chunk := items[start:min(start+prepChunk, len(items))]
-			s.prep(chunk)
+		chunks := (len(cur) + prepChunk - 1) / prepChunk
+		if inflight == nil {
+			inflight = s.startPrep(chunkOf(cur, 0), s.preps[0][:])
+		}
+		for k := range chunks {
+			inflight.Wait()
+			inflight = nil
+			if k+1 < chunks {
+				inflight = s.startPrep(chunkOf(cur, k+1), s.preps[(k+1)%2][:])
+			}
+			chunk, preps := chunkOf(cur, k), &s.preps[k%2]
 			for i := range chunk {
 				var ack pendingAck
-				ack, failed = s.write(&chunk[i], &s.preps[i], failed)
+				ack, failed = s.write(&chunk[i], &preps[i], failed)
 				if ack.peer != nil {
 					acks = append(acks, ack) // its stream aliases the item's body
 				}
 			}
 		}
+		// The next round's batches are prepared during the commit (the
+		// fsyncs wait on the disk, not the CPU); they are written after
+		// it, in the next group, and acknowledged after its commit.
+		next, nextFinal := rounds[r^1][:0], false
+		if !final {
+			next, nextFinal = s.take(next), stopping
+			if len(next) > 0 {
+				inflight = s.startPrep(chunkOf(next, 0), s.preps[0][:])
+			}
+		}
+		rounds[r^1] = next
 		if !failed {
 			if err := s.sink.Commit(); err != nil {
 				s.l.n.log.Error("cannot commit log files", "err", err)
@@ -253,21 +283,59 @@ func (s *sinkLoop) run() {
 			_ = a.peer.Send(ackBuf)
 		}
 		clear(acks)
-		s.recycle(items)
+		s.recycle(cur)
+		rounds[r] = cur[:0]
+		r ^= 1
 		s.storeMetrics()
 		s.mu.Lock()
-		s.mu.busy = false
+		s.mu.busy = len(next) > 0
 		s.mu.Unlock()
 		s.l.inbox.signal() // a FlushLogs may wait for this round
+		final = final || nextFinal
+		// Rotation happens between commit rounds; under a steady load
+		// there is no idle moment for the select above to see the tick
+		// or the stop.
+		select {
+		case <-tick.C:
+			s.rotate()
+		case <-s.stop:
+			stopping = true
+		default:
+		}
 	}
 }
 
-// prep prepares the items of a chunk, in parallel: each goroutine takes
-// the next item not taken, and prep returns when all are done.
-func (s *sinkLoop) prep(chunk []sinkItem) {
-	if len(s.preps) < len(chunk) {
-		s.preps = append(s.preps, make([]prepped, len(chunk)-len(s.preps))...)
+// take moves the queued items to dst and marks the loop busy if there
+// are any.
+func (s *sinkLoop) take(dst []sinkItem) []sinkItem {
+	s.mu.Lock()
+	dst = append(dst, s.mu.q...)
+	clear(s.mu.q)
+	s.mu.q = s.mu.q[:0]
+	s.mu.bytes = 0
+	if len(dst) > 0 {
+		s.mu.busy = true
 	}
+	s.mu.room.Broadcast()
+	s.mu.Unlock()
+	return dst
+}
+
+func (s *sinkLoop) rotate() {
+	if err := s.sink.Tick(); err != nil {
+		s.l.n.log.Error("cannot rotate log files", "err", err)
+	}
+}
+
+// chunkOf returns chunk k (prepChunk items) of items.
+func chunkOf(items []sinkItem, k int) []sinkItem {
+	return items[k*prepChunk : min((k+1)*prepChunk, len(items))]
+}
+
+// startPrep prepares the items of a chunk into preps, on up to GOMAXPROCS
+// goroutines: each takes the next item not taken. Wait on the result
+// before reading preps. The goroutines run only for the chunk.
+func (s *sinkLoop) startPrep(chunk []sinkItem, preps []prepped) *sync.WaitGroup {
 	var next atomic.Int32
 	work := func() {
 		for {
@@ -275,15 +343,14 @@ func (s *sinkLoop) prep(chunk []sinkItem) {
 			if i >= len(chunk) {
 				return
 			}
-			s.prepOne(&chunk[i], &s.preps[i])
+			s.prepOne(&chunk[i], &preps[i])
 		}
 	}
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(chunk)) - 1 {
+	wg := new(sync.WaitGroup)
+	for range min(runtime.GOMAXPROCS(0), len(chunk)) {
 		wg.Go(work)
 	}
-	work()
-	wg.Wait()
+	return wg
 }
 
 // prepOne decodes, decompresses, parses and formats one item into p

@@ -73,7 +73,7 @@ func TestLogsWorkerToLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 5000
+	const n = 20000 // 200 batches: rounds of the sink loop span several prep chunks
 	g := connlog.New(1)
 	var rec []frame.Value
 	for id := uint64(0); id < n; id++ {

@@ -34,6 +34,7 @@ type LogsConfig struct {
 	Records          uint64 // in total, split over workers
 	Codec            frame.Codec
 	Batch            int    // records per batch; default 400
+	Window           int    // batches unacknowledged per logger; default logsink.DefaultWindow
 	Dir              string // logger directories go below it; default a temp dir, removed after
 	Keep             bool   // keep Dir
 	// KillAt, if in (0, 1), SIGKILLs logger 0 once that fraction of the
@@ -159,6 +160,7 @@ func RunLogs(ctx context.Context, c LogsConfig) (*LogsResult, error) {
 		opts.Logs.Codec = c.Codec
 		opts.Logs.Batch.MaxRecords = c.Batch
 		opts.Logs.Batch.MaxBytes = max(logsink.DefaultMaxBytes, c.Batch*1024)
+		opts.Logs.Ship.Window = c.Window
 		w, err := node.New(opts)
 		if err != nil {
 			return nil, err
