@@ -69,3 +69,20 @@ type GroupCommitter interface {
 	BeginGroup()
 	EndGroup() error
 }
+
+// putSwapper is implemented by backends that can store a value and return
+// the previous one in one step (Memory): the Store uses it for the events
+// of a put, instead of a Get and a Put.
+type putSwapper interface {
+	// putSwap is Put that appends the previous value, if the key existed,
+	// to old and returns it.
+	putSwap(key, val []byte, expireAt int64, old []byte) (prev []byte, existed bool, err error)
+}
+
+// prober is implemented by backends with a cheaper way to learn whether a
+// key exists than Get when it probably does not (Pebble: a lookup that
+// consults the bloom filters of every level): put_unique and exists use
+// it.
+type prober interface {
+	probe(key []byte) (exists bool, err error)
+}

@@ -137,6 +137,14 @@
 // crash may lose the latest writes, Store.Sync makes them durable). See
 // SyncMode.
 //
+// Group commit: between Store.BeginGroup and Store.EndGroup the Pebble
+// backend collects the writes in one batch and commits it at EndGroup
+// (one commit, and in Sync mode one fsync, for the whole group), which
+// is what a master's loop does for each turn of requests. Reads inside
+// the group see its writes: a Get, a put_unique or a Delete of a key the
+// group wrote, and any iteration (Expire, a snapshot), commit the batch
+// first. An EndGroup error means some of the group's writes may be lost.
+//
 // # Threading
 //
 // A Store is single-owner: not safe for concurrent use; one goroutine (the

@@ -49,18 +49,39 @@ func (b *Memory) Get(key []byte) ([]byte, int64, bool, error) {
 // Put implements Backend.
 //
 // Hot path: an overwrite reuses the entry and, when it is not much too
-// large, the value's buffer, so it does not allocate.
+// large, the value's buffer, so it does not allocate; a new key costs two
+// allocations (the entry, and one buffer for its key and value).
 func (b *Memory) Put(key, val []byte, expireAt int64) error {
+	_, _, err := b.put(key, val, expireAt, false, nil)
+	return err
+}
+
+// putSwap implements putSwapper: Put, in one map lookup, appending the
+// previous value (if any) to old.
+func (b *Memory) putSwap(key, val []byte, expireAt int64, old []byte) ([]byte, bool, error) {
+	return b.put(key, val, expireAt, true, old)
+}
+
+func (b *Memory) put(key, val []byte, expireAt int64, swap bool, old []byte) ([]byte, bool, error) {
 	if b.closed {
-		return ErrClosed
+		return old, false, ErrClosed
 	}
 	if expireAt < 0 {
-		return fmt.Errorf("kv: negative expiry time %d: %w", expireAt, ErrInvalid)
+		return old, false, fmt.Errorf("kv: negative expiry time %d: %w", expireAt, ErrInvalid)
 	}
 	e := b.m[string(key)]
+	existed := e != nil
 	if e == nil {
-		e = &mentry{key: string(key), hidx: -1}
+		buf := make([]byte, len(key)+len(val))
+		copy(buf, key)
+		e = &mentry{hidx: -1}
+		if len(key) > 0 {
+			e.key = unsafe.String(&buf[0], len(key))
+		}
+		e.val = buf[len(key):len(key):len(buf)]
 		b.m[e.key] = e
+	} else if swap {
+		old = append(old, e.val...)
 	}
 	if cap(e.val) > 2*len(val)+64 {
 		e.val = nil // do not pin a buffer far larger than the value
@@ -78,7 +99,7 @@ func (b *Memory) Put(key, val []byte, expireAt int64) error {
 		e.expireAt = expireAt
 		heap.Push(&b.h, e)
 	}
-	return nil
+	return old, existed, nil
 }
 
 // Delete implements Backend.

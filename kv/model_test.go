@@ -356,6 +356,10 @@ func runModel(t *testing.T, seed uint64, steps int, s *Store, reopen func(*Store
 	m := newModel(opts)
 	clone := newStore(t, NewMemory(), opts)
 	now := int64(1000)
+	// Group commits come and go on a stream of their own (so the command
+	// sequence of a seed stays the same): a group's writes must be visible
+	// to the reads inside it.
+	gr, grouped := rand.New(rand.NewPCG(seed, 2)), false
 	check := func(step int) {
 		t.Helper()
 		want := m.contents()
@@ -375,6 +379,16 @@ func runModel(t *testing.T, seed uint64, steps int, s *Store, reopen func(*Store
 		}
 	}
 	for step := range steps {
+		if gr.IntN(20) == 0 {
+			if grouped {
+				if err := s.EndGroup(); err != nil {
+					t.Fatalf("step %d: EndGroup: %v", step, err)
+				}
+			} else {
+				s.BeginGroup()
+			}
+			grouped = !grouped
+		}
 		now += g.r.Int64N(4)
 		if g.r.IntN(8) == 0 {
 			limit := g.r.IntN(4)
@@ -430,8 +444,19 @@ func runModel(t *testing.T, seed uint64, steps int, s *Store, reopen func(*Store
 			check(step)
 		}
 		if reopen != nil && g.r.IntN(150) == 0 {
+			if grouped {
+				if err := s.EndGroup(); err != nil {
+					t.Fatal(err)
+				}
+				grouped = false
+			}
 			s = reopen(s)
 			check(step)
+		}
+	}
+	if grouped {
+		if err := s.EndGroup(); err != nil {
+			t.Fatal(err)
 		}
 	}
 	check(steps)

@@ -1,10 +1,12 @@
 package kv
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log"
 	"sync/atomic"
 
@@ -142,14 +144,32 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 // Threading: not safe for concurrent use (see Backend), except that a
 // background goroutine it owns runs compactions; Close stops it.
 type Pebble struct {
-	db   *pebble.DB
-	opts PebbleOptions
-	wo   *pebble.WriteOptions
-	// grouped: inside BeginGroup/EndGroup in Sync mode (wo is NoSync).
-	grouped bool
-	closed  bool
+	db     *pebble.DB
+	opts   PebbleOptions
+	wo     *pebble.WriteOptions
+	closed bool
+
+	// The group commit (BeginGroup/EndGroup): writes go into one batch,
+	// committed at EndGroup, or earlier when a read needs a key it
+	// touched (touched holds hashes of the keys written; a collision only
+	// costs an early commit) or the batch outgrows groupBatchBytes.
+	group struct {
+		on      bool
+		batch   *pebble.Batch
+		dirty   bool // something was committed without sync in this group
+		err     error
+		touched map[uint64]struct{}
+		seed    maphash.Seed
+		probe   *pebble.Iterator // probe's iterator, reused within a group
+	}
 
 	keyBuf, idxBuf, recBuf, getBuf []byte
+	// expireFrom: every index entry before it has been removed (an
+	// Expire's range deletion); empty: none known. Expire and NextExpiry
+	// start there instead of walking the deleted span's tombstones again.
+	// A write of an index entry before it (a clock gone back) clears it.
+	expireFrom []byte
+	probeOpts  pebble.IterOptions
 
 	scanned, expired uint64
 	deleted          int // keys deleted since the last compaction request
@@ -168,10 +188,13 @@ func OpenPebble(opts PebbleOptions) (*Pebble, error) {
 		return nil, err
 	}
 	po := &pebble.Options{
-		FS:                 opts.FS,
-		CacheSize:          opts.CacheSize,
-		MemTableSize:       opts.MemTableSize,
-		FormatMajorVersion: pebble.FormatNewest,
+		// Four memtables before writes stall rather than Pebble's two: on a
+		// busy machine a flush can lag a burst of writes by tens of ms.
+		MemTableStopWritesThreshold: 4,
+		FS:                          opts.FS,
+		CacheSize:                   opts.CacheSize,
+		MemTableSize:                opts.MemTableSize,
+		FormatMajorVersion:          pebble.FormatNewest,
 	}
 	// Every write reads its key first (to keep the index and the count
 	// exact); bloom filters let a read of a missing key skip the tables.
@@ -189,6 +212,9 @@ func OpenPebble(opts PebbleOptions) (*Pebble, error) {
 		return nil, fmt.Errorf("kv: cannot open pebble: %w", err)
 	}
 	p := &Pebble{db: db, opts: opts, wo: pebble.Sync, compact: make(chan struct{}, 1), done: make(chan struct{})}
+	p.group.seed = maphash.MakeSeed()
+	p.probeOpts = pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd, UseL6Filters: true}
+	p.group.touched = make(map[uint64]struct{})
 	if opts.Sync == NoSync {
 		p.wo = pebble.NoSync
 	}
@@ -263,13 +289,90 @@ func (p *Pebble) record(key []byte) (at int64, val []byte, ok bool, err error) {
 	return at, val, err == nil, err
 }
 
+// indexFrom returns where the live index entries start.
+func (p *Pebble) indexFrom() []byte {
+	if len(p.expireFrom) == 0 {
+		return indexStart
+	}
+	return p.expireFrom
+}
+
+// indexWritten notes an index entry written (p.idxBuf).
+func (p *Pebble) indexWritten() {
+	if len(p.expireFrom) > 0 && bytes.Compare(p.idxBuf, p.expireFrom) < 0 {
+		p.expireFrom = p.expireFrom[:0]
+	}
+}
+
+// recordAt reads the expiry time of key's data record with the data
+// iterator it (p.keyBuf is left holding the data key).
+func (p *Pebble) recordAt(it *pebble.Iterator, key []byte) (at int64, ok bool, err error) {
+	p.keyBuf = appendDataKey(p.keyBuf[:0], key)
+	if !it.SeekPrefixGE(p.keyBuf) {
+		return 0, false, it.Error()
+	}
+	r, err := it.ValueAndErr()
+	if err != nil {
+		return 0, false, err
+	}
+	at, _, err = decodeRecord(r)
+	return at, err == nil, err
+}
+
 // Get implements Backend.
 func (p *Pebble) Get(key []byte) ([]byte, int64, bool, error) {
 	if p.closed {
 		return nil, 0, false, ErrClosed
 	}
+	if err := p.flushIfTouched(key); err != nil {
+		return nil, 0, false, err
+	}
 	at, val, ok, err := p.record(key)
 	return val, at, ok, err
+}
+
+// probe implements prober. Pebble's Get reads the bottom level's data
+// block even for a key that is not there (it skips that level's bloom
+// filter, which pays off only for keys likely missing); an iterator that
+// uses every level's filter answers a missing key several times faster
+// (about 4 µs against 16 µs with 600k keys, more than the block cache
+// holds) and an existing one somewhat slower. put_unique and exists are
+// asked mostly about new keys.
+func (p *Pebble) probe(key []byte) (bool, error) {
+	if p.closed {
+		return false, ErrClosed
+	}
+	if err := p.flushIfTouched(key); err != nil {
+		return false, err
+	}
+	p.keyBuf = appendDataKey(p.keyBuf[:0], key)
+	it := p.group.probe
+	if it == nil {
+		var err error
+		if it, err = p.db.NewIter(&p.probeOpts); err != nil {
+			return false, err
+		}
+	}
+	found := it.SeekPrefixGE(p.keyBuf)
+	err := it.Error()
+	if p.group.on && err == nil {
+		// Kept for the group's next probes until something is committed
+		// (dropProbe): the batch's own writes are caught by
+		// flushIfTouched above.
+		p.group.probe = it
+		return found, nil
+	}
+	p.group.probe = nil
+	return found, errors.Join(err, it.Close())
+}
+
+// dropProbe closes the group's probe iterator: a commit makes its view
+// of the database stale.
+func (p *Pebble) dropProbe() {
+	if p.group.probe != nil {
+		_ = p.group.probe.Close()
+		p.group.probe = nil
+	}
 }
 
 // Put implements Backend with a blind write: one batch sets the record
@@ -284,11 +387,27 @@ func (p *Pebble) Put(key, val []byte, expireAt int64) error {
 	if expireAt < 0 {
 		return fmt.Errorf("kv: negative expiry time %d: %w", expireAt, ErrInvalid)
 	}
+	if p.group.on {
+		// Hot path (a master's group): appended to the group's batch, no
+		// commit and no allocation.
+		b := p.groupBatch()
+		if expireAt != 0 {
+			p.idxBuf = appendIndexKey(p.idxBuf[:0], expireAt, key)
+			b.Set(p.idxBuf, nil, nil)
+			p.indexWritten()
+		}
+		p.keyBuf = appendDataKey(p.keyBuf[:0], key)
+		p.recBuf = appendRecord(p.recBuf[:0], expireAt, val)
+		b.Set(p.keyBuf, p.recBuf, nil)
+		p.touch(key)
+		return p.flushIfLarge()
+	}
 	b := p.db.NewBatch()
 	defer b.Close()
 	if expireAt != 0 {
 		p.idxBuf = appendIndexKey(p.idxBuf[:0], expireAt, key)
 		b.Set(p.idxBuf, nil, nil)
+		p.indexWritten()
 	}
 	p.keyBuf = appendDataKey(p.keyBuf[:0], key)
 	p.recBuf = appendRecord(p.recBuf[:0], expireAt, val)
@@ -304,9 +423,23 @@ func (p *Pebble) Delete(key []byte) (bool, error) {
 	if p.closed {
 		return false, ErrClosed
 	}
+	if err := p.flushIfTouched(key); err != nil {
+		return false, err
+	}
 	oldAt, _, existed, err := p.record(key)
 	if err != nil || !existed {
 		return false, err
+	}
+	if p.group.on {
+		b := p.groupBatch()
+		b.Delete(p.keyBuf, nil)
+		if oldAt != 0 {
+			p.idxBuf = appendIndexKey(p.idxBuf[:0], oldAt, key)
+			b.Delete(p.idxBuf, nil)
+		}
+		p.touch(key)
+		p.deletedKeys(1)
+		return true, p.flushIfLarge()
 	}
 	b := p.db.NewBatch()
 	defer b.Close()
@@ -327,6 +460,9 @@ func (p *Pebble) Clear() error {
 	if p.closed {
 		return ErrClosed
 	}
+	if err := p.flushGroup(); err != nil {
+		return err
+	}
 	b := p.db.NewBatch()
 	defer b.Close()
 	b.DeleteRange(dataStart, dataEnd, nil)
@@ -334,6 +470,8 @@ func (p *Pebble) Clear() error {
 	if err := b.Commit(p.wo); err != nil {
 		return fmt.Errorf("kv: cannot clear: %w", err)
 	}
+	p.group.dirty = p.group.dirty || p.group.on
+	p.dropProbe()
 	p.deletedKeys(max(p.opts.CompactAfter, 1)) // a range deletion: compact now
 	return nil
 }
@@ -342,6 +480,9 @@ func (p *Pebble) Clear() error {
 func (p *Pebble) Iterate(fn func(key, val []byte, expireAt int64) bool) error {
 	if p.closed {
 		return ErrClosed
+	}
+	if err := p.flushGroup(); err != nil {
+		return err
 	}
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd})
 	if err != nil {
@@ -372,6 +513,9 @@ func (p *Pebble) Len() (int, error) {
 	if p.closed {
 		return 0, ErrClosed
 	}
+	if err := p.flushGroup(); err != nil {
+		return 0, err
+	}
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd})
 	if err != nil {
 		return 0, err
@@ -390,7 +534,10 @@ func (p *Pebble) NextExpiry() (int64, bool, error) {
 	if p.closed {
 		return 0, false, ErrClosed
 	}
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: indexEnd})
+	if err := p.flushGroup(); err != nil {
+		return 0, false, err
+	}
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: p.indexFrom(), UpperBound: indexEnd})
 	if err != nil {
 		return 0, false, err
 	}
@@ -421,8 +568,14 @@ func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 	if p.closed {
 		return 0, ErrClosed
 	}
-	end := indexBound(now)
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: indexStart, UpperBound: end})
+	if err := p.flushGroup(); err != nil {
+		return 0, err
+	}
+	from, end := p.indexFrom(), indexBound(now)
+	if bytes.Compare(end, from) <= 0 {
+		return 0, nil
+	}
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: from, UpperBound: end})
 	if err != nil {
 		return 0, err
 	}
@@ -431,6 +584,7 @@ func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 	var arena []byte
 	var ends []int
 	walked := 0
+	var dit *pebble.Iterator
 	for ok := it.First(); ok; ok = it.Next() {
 		if max > 0 && len(ends) == max {
 			end = append([]byte(nil), it.Key()...)
@@ -443,9 +597,18 @@ func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 			it.Close()
 			return 0, err
 		}
-		at, _, ok, err := p.record(key) // sets p.keyBuf to the data key
+		// One iterator over the data records for the whole slice: a seek
+		// on it costs less than a Get, which opens the levels each time.
+		if dit == nil {
+			if dit, err = p.db.NewIter(&pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd}); err != nil {
+				it.Close()
+				return 0, err
+			}
+		}
+		at, ok, err := p.recordAt(dit, key) // sets p.keyBuf to the data key
 		if err != nil {
 			it.Close()
+			dit.Close()
 			return 0, err
 		}
 		if !ok || at != entryAt {
@@ -455,16 +618,25 @@ func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 		arena = append(arena, key...)
 		ends = append(ends, len(arena))
 	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
+	err = errors.Join(it.Error(), it.Close())
+	if dit != nil {
+		err = errors.Join(err, dit.Close())
+	}
+	if err != nil {
 		return 0, err
 	}
 	if walked == 0 {
 		return 0, nil
 	}
-	b.DeleteRange(indexStart, end, nil)
+	// The walked span goes with one range deletion; the next Expire starts
+	// after it, so the deletions neither overlap nor get walked again.
+	b.DeleteRange(from, end, nil)
 	if err := b.Commit(p.wo); err != nil {
 		return 0, fmt.Errorf("kv: cannot expire: %w", err)
 	}
+	p.group.dirty = p.group.dirty || p.group.on
+	p.dropProbe()
+	p.expireFrom = append(p.expireFrom[:0], end...)
 	n := len(ends)
 	p.expired += uint64(n)
 	p.deletedKeys(walked)
@@ -544,22 +716,99 @@ func (p *Pebble) Compact() error {
 	return nil
 }
 
-// BeginGroup implements GroupCommitter: in Sync mode, writes until
-// EndGroup do not wait for the disk. In NoSync mode it does nothing.
+// groupBatchBytes bounds a group's pending batch: past it the batch is
+// committed (without sync) and a new one started, so a large group stays
+// far below Pebble's large-batch threshold (half a memtable).
+const groupBatchBytes = 1 << 20
+
+// BeginGroup implements GroupCommitter: the writes until EndGroup are
+// collected in one batch and committed together (one commit, and in Sync
+// mode one fsync, for the group). Reads in between see them: a Get or
+// Delete of a key the group wrote, and every iteration, commit the batch
+// first.
 func (p *Pebble) BeginGroup() {
+	if p.closed || p.group.on {
+		return
+	}
+	p.group.on, p.group.dirty, p.group.err = true, false, nil
 	if p.opts.Sync == Sync {
-		p.wo, p.grouped = pebble.NoSync, true
+		p.wo = pebble.NoSync // early commits within the group do not sync
 	}
 }
 
-// EndGroup implements GroupCommitter: in Sync mode it makes the group's
-// writes durable with one fsync and returns to syncing every write.
+// EndGroup implements GroupCommitter: it commits the group's batch,
+// making the group's writes durable in Sync mode. An error means that
+// some of the group's writes may be lost (in NoSync mode, that they may
+// not have been applied at all).
 func (p *Pebble) EndGroup() error {
-	if !p.grouped {
+	if !p.group.on {
 		return nil
 	}
-	p.wo, p.grouped = pebble.Sync, false
-	return p.Sync()
+	err := p.flushGroup()
+	p.dropProbe()
+	p.group.on = false
+	if p.opts.Sync == Sync {
+		p.wo = pebble.Sync
+		if err == nil && p.group.dirty {
+			err = p.db.LogData(nil, pebble.Sync)
+		}
+	}
+	if p.group.err != nil {
+		err = p.group.err
+	}
+	p.group.err = nil
+	return err
+}
+
+func (p *Pebble) groupBatch() *pebble.Batch {
+	if p.group.batch == nil {
+		p.group.batch = p.db.NewBatch()
+	}
+	return p.group.batch
+}
+
+func (p *Pebble) touch(key []byte) {
+	p.group.touched[maphash.Bytes(p.group.seed, key)] = struct{}{}
+}
+
+// flushIfTouched commits the group's batch if it may hold a write of key.
+func (p *Pebble) flushIfTouched(key []byte) error {
+	if !p.group.on || len(p.group.touched) == 0 {
+		return nil
+	}
+	if _, ok := p.group.touched[maphash.Bytes(p.group.seed, key)]; !ok {
+		return nil
+	}
+	return p.flushGroup()
+}
+
+func (p *Pebble) flushIfLarge() error {
+	if p.group.batch != nil && p.group.batch.Len() >= groupBatchBytes {
+		return p.flushGroup()
+	}
+	return nil
+}
+
+// flushGroup commits the group's pending batch, if any; in Sync mode
+// without syncing (EndGroup syncs). Its error is also kept for EndGroup.
+func (p *Pebble) flushGroup() error {
+	b := p.group.batch
+	if !p.group.on || b == nil || b.Empty() {
+		return nil
+	}
+	clear(p.group.touched)
+	p.dropProbe()
+	err := b.Commit(pebble.NoSync)
+	b.Reset()
+	if err != nil {
+		err = fmt.Errorf("kv: cannot write: %w", err)
+		if p.group.err == nil {
+			p.group.err = err
+		}
+		return err
+	}
+	p.group.dirty = true
+	return nil
 }
 
 // Sync implements Backend: it fsyncs the write-ahead log, making every
@@ -567,6 +816,9 @@ func (p *Pebble) EndGroup() error {
 func (p *Pebble) Sync() error {
 	if p.closed {
 		return ErrClosed
+	}
+	if err := p.flushGroup(); err != nil {
+		return err
 	}
 	return p.db.LogData(nil, pebble.Sync)
 }
@@ -578,10 +830,17 @@ func (p *Pebble) Close() error {
 	if p.closed {
 		return ErrClosed
 	}
+	ferr := p.flushGroup()
+	p.dropProbe()
+	p.group.on = false
+	if p.group.batch != nil {
+		_ = p.group.batch.Close()
+		p.group.batch = nil
+	}
 	p.closed = true
 	p.cancel()
 	<-p.done
-	return p.db.Close()
+	return errors.Join(ferr, p.db.Close())
 }
 
 // Metrics implements Backend.

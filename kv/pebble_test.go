@@ -104,7 +104,7 @@ func TestPebbleCrash(t *testing.T) {
 		mode     SyncMode
 		syncLast bool
 		group    bool
-	}{{Sync, false, false}, {Sync, false, true}, {NoSync, true, false}, {NoSync, false, false}} {
+	}{{Sync, false, false}, {Sync, false, true}, {NoSync, true, false}, {NoSync, true, true}, {NoSync, false, false}} {
 		t.Run(fmt.Sprintf("%s/sync-before-crash=%v/group=%v", tc.mode, tc.syncLast, tc.group), func(t *testing.T) {
 			fs := vfs.NewCrashableMem()
 			po := PebbleOptions{FS: fs, Dir: "db", Sync: tc.mode, CompactAfter: -1}

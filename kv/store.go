@@ -250,7 +250,7 @@ func (s *Store) exec(cmd Command, now int64) (frame.Value, Update, error) {
 		if err := s.checkValue(val); err != nil {
 			return frame.None, Update{}, err
 		}
-		_, _, ok, err := s.b.Get(key)
+		ok, err := s.exists(key)
 		if err != nil || ok {
 			return frame.NewBool(false), Update{}, err
 		}
@@ -278,7 +278,7 @@ func (s *Store) exec(cmd Command, now int64) (frame.Value, Update, error) {
 		}
 		return cur.Value(), Update{}, nil
 	case frame.OpExists:
-		_, _, ok, err := s.b.Get(key)
+		ok, err := s.exists(key)
 		return frame.NewBool(ok), Update{}, err
 	case frame.OpKeys:
 		keys, err := s.keys()
@@ -295,6 +295,15 @@ func (s *Store) exec(cmd Command, now int64) (frame.Value, Update, error) {
 		return v, Update{}, err
 	}
 	return frame.None, Update{}, fmt.Errorf("kv: cannot exec %s: %w", cmd.Op, ErrUnknownOp)
+}
+
+// exists reports whether key is stored.
+func (s *Store) exists(key []byte) (bool, error) {
+	if p, ok := s.b.(prober); ok {
+		return p.probe(key)
+	}
+	_, _, ok, err := s.b.Get(key)
+	return ok, err
 }
 
 // get reads and decodes the value under key.
@@ -315,13 +324,22 @@ func (s *Store) put(key, val []byte, exp int64) error {
 	if s.opts.OnEvent == nil {
 		return s.b.Put(key, val, exp)
 	}
-	old, _, existed, err := s.b.Get(key)
-	if err != nil {
-		return err
-	}
-	s.old = append(s.old[:0], old...) // Put may reuse the backend's buffer
-	if err := s.b.Put(key, val, exp); err != nil {
-		return err
+	var existed bool
+	if sw, ok := s.b.(putSwapper); ok {
+		var err error
+		if s.old, existed, err = sw.putSwap(key, val, exp, s.old[:0]); err != nil {
+			return err
+		}
+	} else {
+		old, _, ok, err := s.b.Get(key)
+		if err != nil {
+			return err
+		}
+		existed = ok
+		s.old = append(s.old[:0], old...) // Put may reuse the backend's buffer
+		if err := s.b.Put(key, val, exp); err != nil {
+			return err
+		}
 	}
 	if existed {
 		s.opts.OnEvent(Event{Kind: EventUpdate, Key: key, Value: val, Old: s.old, ExpireAt: exp})

@@ -176,6 +176,10 @@ func (c *Clone) Step(msg Msg) error {
 	switch msg.Kind {
 	case MsgUpdate:
 		c.update(msg.Seq, msg.Update)
+	case MsgUpdates:
+		for i := range msg.Updates {
+			c.update(msg.Seq+uint64(i), msg.Updates[i])
+		}
 	case MsgSnapshot:
 		c.chunk(msg)
 	case MsgStatus:

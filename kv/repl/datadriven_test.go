@@ -20,7 +20,8 @@ import (
 // and review the diff. Commands (IDs: masters print as mN, clones as cN):
 //
 //	master id=N epoch=E [buffer-entries= buffer-bytes= chunk-bytes= window= max-syncs=
-//	       max-clones= max-resend= heartbeat= retry= clone-timeout=]   start or restart a master
+//	       max-clones= max-resend= batch-entries= batch-bytes= heartbeat= retry= clone-timeout=]
+//	                         start or restart a master
 //	clone id=N [pending-entries= pending-bytes= master-timeout= sync-timeout= retry=]
 //	attach id=N | detach id=N
 //	propose id=N            one update per input line: put K V [ttl=D] | erase K | expire K | clear
@@ -68,6 +69,8 @@ func (e *env) run(t *testing.T, td *datadriven.TestData) error {
 		o.MaxSyncs = argInt(t, td, "max-syncs", 0)
 		o.MaxClones = argInt(t, td, "max-clones", 0)
 		o.MaxResend = argInt(t, td, "max-resend", 0)
+		o.BatchEntries = argInt(t, td, "batch-entries", 0)
+		o.BatchBytes = argInt(t, td, "batch-bytes", 0)
 		o.HeartbeatInterval = argDur(t, td, "heartbeat", 0)
 		o.RetryInterval = argDur(t, td, "retry", 0)
 		o.CloneTimeout = argDur(t, td, "clone-timeout", 0)

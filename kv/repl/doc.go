@@ -68,7 +68,12 @@
 //
 // # Sequences and snapshots
 //
-// Propose gives each update the next sequence and broadcasts it. A clone
+// Propose gives each update the next sequence and broadcasts it: the
+// updates proposed between two Advance calls go out together, in Updates
+// messages of consecutive sequences (at most BatchEntries updates and
+// BatchBytes each), so a caller that proposes a group of mutations and
+// then handles Ready sends one frame per batch, not per update, and
+// nothing waits for a tick. Resends are batched the same way. A clone
 // applies updates strictly in sequence order; one that arrives early is
 // held (bounded, CloneOptions.Pending*) and the missing range is nacked.
 // Acks are cumulative: an Ack's Seq is the last sequence applied, one Ack
@@ -144,6 +149,8 @@
 //	MasterOptions.MaxSyncs           4         concurrent transfers (open snapshots); others queue
 //	MasterOptions.MaxClones          1024      clones served; more are refused
 //	MasterOptions.MaxResend          1024      updates resent per Nack
+//	MasterOptions.BatchEntries       1024      updates per Updates message
+//	MasterOptions.BatchBytes         48 KiB    the same in bytes (key+value+32 per update)
 //	MasterOptions.HeartbeatInterval  500 ms    Broker: 5 ticks of 100 ms
 //	MasterOptions.RetryInterval      200 ms    chunk resend
 //	MasterOptions.CloneTimeout       10 s      drop a silent clone (Broker: ~2 s)
@@ -168,6 +175,7 @@
 //	Nack      store-nack, code 0    -     -              text (encoded)   [4, from, to, epoch, sync]
 //	Update    store-cmd put, erase, Seq   the key        value            [5, from, epoch, the value]
 //	          clear or expire             (clear: none)
+//	Updates   store-snapshot        Seq   -              key of entry 0   [8, from, epoch, to]
 //	Snapshot  store-snapshot        S     -              key of entry 0   [6, from, epoch, to, sync, chunk]
 //	Status    store-nack, code 0    -     -              text (encoded)   [7, from, epoch, to, flags]
 //
@@ -176,7 +184,13 @@
 // expiry is the ns remaining (put only; at least 1 while set). Snapshot:
 // flag FINAL = Final; entry 0 (the tag) has value none and expiry 0, the
 // store's entries follow with their ns remaining; count includes entry 0.
-// Status: first = First−1, last = Seq.
+// Status: first = First−1, last = Seq. Updates: seq = the first update's
+// sequence, flags 0; entry 0 is the tag with, as its value, a string of
+// one op byte per update (the store-cmd op: put, erase, clear, expire)
+// and expiry 0; entry i+1 is update i: its key (none for clear), its
+// value (none unless put) and its expiry remaining (put only); count
+// includes entry 0. A master sends only Updates; a clone accepts Update
+// too.
 //
 // "from"/"to" are IDs (to: 0 = all clones, or any master); "encoded" is
 // the frame value encoding of the tag (a nack's text is opaque bytes).
@@ -192,7 +206,9 @@
 // ops), channel frames from the master on the store's clone topic
 // (store-cmd put/erase/clear/expire, store-snapshot, store-nack code 0).
 // Give DecodeFrame only those; it returns ErrNotChannel for kinds, ops and
-// codes the channel never uses.
+// codes the channel never uses. (Updates travel on the clone topics like
+// Update: the broadcast ones on the all-clones topic, resends on the
+// clone's own.)
 //
 // # Durability
 //

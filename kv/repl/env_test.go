@@ -322,7 +322,9 @@ func (e *env) handleReady(id ID) (bool, error) {
 			return true, fmt.Errorf("%s: cannot encode %s: %w", e.nodeName(id), msg, err)
 		}
 		for _, to := range e.recipients(id, msg) {
-			e.net = append(e.net, packet{from: id, to: to, bytes: b, msg: *msg, desc: desc, sentAt: e.now})
+			pm := *msg
+			pm.Updates = slices.Clone(pm.Updates) // the master reuses them after Advance
+			e.net = append(e.net, packet{from: id, to: to, bytes: b, msg: pm, desc: desc, sentAt: e.now})
 		}
 	}
 	advance()
@@ -424,6 +426,10 @@ func sameMsg(p packet, got Msg, now time.Time) error {
 		return max(at, p.sentAt.UnixNano()+1) + int64(now.Sub(p.sentAt))
 	}
 	want.Update.ExpireAt = shift(want.Update.ExpireAt)
+	want.Updates = slices.Clone(want.Updates)
+	for i := range want.Updates {
+		want.Updates[i].ExpireAt = shift(want.Updates[i].ExpireAt)
+	}
 	want.Entries = slices.Clone(want.Entries)
 	for i := range want.Entries {
 		want.Entries[i].ExpireAt = shift(want.Entries[i].ExpireAt)

@@ -73,20 +73,22 @@ type MasterMetrics struct {
 // has no goroutine and no clock; see doc.go for the loop that drives it.
 // It is not safe for concurrent use.
 type Master struct {
-	opts      MasterOptions
-	self      ident
-	now       time.Time
-	last      uint64
-	buf       ring
-	lastBcast time.Time
-	members   map[ID]*member
-	ids       []ID // sorted keys of members: deterministic iteration
-	queue     []ID // phaseQueued members, in attach order
-	syncing   int
-	conflict  ident // last conflict reported
-	closed    bool
-	ready     Ready
-	m         MasterMetrics
+	opts        MasterOptions
+	self        ident
+	now         time.Time
+	last        uint64
+	buf         ring
+	batchBytes  int        // the size of the updates in the last message, if an Updates
+	freeBatches [][]Update // Updates arrays of sent messages, for reuse
+	lastBcast   time.Time
+	members     map[ID]*member
+	ids         []ID // sorted keys of members: deterministic iteration
+	queue       []ID // phaseQueued members, in attach order
+	syncing     int
+	conflict    ident // last conflict reported
+	closed      bool
+	ready       Ready
+	m           MasterMetrics
 }
 
 // NewMaster returns a Master for opts (EnsureDefaults is applied to a copy).
@@ -120,8 +122,32 @@ func (m *Master) Propose(u Update) (seq uint64, err error) {
 		m.buf.popFront()
 	}
 	m.m.Proposed++
-	m.send(Msg{Kind: MsgUpdate, To: Broadcast, Seq: m.last, Update: u})
+	m.batch(Broadcast, m.last, u)
 	return m.last, nil
+}
+
+// batch queues update u at seq for to: appended to the last message if
+// that is an Updates for to ending at seq-1 with room left, else in a new
+// one.
+func (m *Master) batch(to ID, seq uint64, u Update) {
+	if n := len(m.ready.Messages); n > 0 {
+		last := &m.ready.Messages[n-1]
+		if last.Kind == MsgUpdates && last.To == to && last.Seq+uint64(len(last.Updates)) == seq &&
+			len(last.Updates) < m.opts.BatchEntries && m.batchBytes+u.size() <= m.opts.BatchBytes {
+			last.Updates = append(last.Updates, u)
+			m.batchBytes += u.size()
+			return
+		}
+	}
+	var ups []Update
+	if n := len(m.freeBatches); n > 0 {
+		ups, m.freeBatches = m.freeBatches[n-1], m.freeBatches[:n-1]
+	} else {
+		ups = make([]Update, 0, min(m.opts.BatchEntries, 64))
+	}
+	ups = append(ups, u)
+	m.batchBytes = u.size()
+	m.send(Msg{Kind: MsgUpdates, To: to, Seq: seq, Updates: ups})
 }
 
 // send queues a message from this master.
@@ -402,7 +428,7 @@ func (m *Master) nack(c *member, msg Msg) {
 	last := min(msg.Last, m.last, msg.First+uint64(m.opts.MaxResend)-1)
 	for seq := msg.First; seq <= last; seq++ {
 		m.m.Resent++
-		m.send(Msg{Kind: MsgUpdate, To: c.id, Seq: seq, Update: *m.buf.at(seq)})
+		m.batch(c.id, seq, *m.buf.at(seq))
 	}
 }
 
@@ -457,8 +483,21 @@ func (m *Master) HasReady() bool { return !m.ready.Empty() }
 // once it is done.
 func (m *Master) Ready() Ready { return m.ready }
 
-// Advance discards the Ready returned last; its slices may be reused.
-func (m *Master) Advance() { m.ready.reset() }
+// Advance discards the Ready returned last; its slices may be reused
+// (the Updates of its messages too).
+func (m *Master) Advance() {
+	for i := range m.ready.Messages {
+		msg := &m.ready.Messages[i]
+		if msg.Kind == MsgUpdates && len(m.freeBatches) < maxFreeBatches {
+			clear(msg.Updates)
+			m.freeBatches = append(m.freeBatches, msg.Updates[:0])
+		}
+	}
+	m.ready.reset()
+}
+
+// maxFreeBatches bounds the Updates arrays kept for reuse.
+const maxFreeBatches = 16
 
 func (r *Ready) reset() {
 	clear(r.Messages)

@@ -31,11 +31,12 @@ const (
 	MsgUpdate   MsgKind = 5 // master → clones: the update at Seq
 	MsgSnapshot MsgKind = 6 // master → clone: chunk Chunk of the snapshot at Seq for sync Sync
 	MsgStatus   MsgKind = 7 // master → clones: heartbeat; resendable range First..Seq; Flags
+	MsgUpdates  MsgKind = 8 // master → clones: the updates at Seq, Seq+1, ... (a batch of MsgUpdate)
 
-	msgKindMax = MsgStatus
+	msgKindMax = MsgUpdates
 )
 
-var msgKindNames = [...]string{"", "Attach", "Detach", "Ack", "Nack", "Update", "Snapshot", "Status"}
+var msgKindNames = [...]string{"", "Attach", "Detach", "Ack", "Nack", "Update", "Snapshot", "Status", "Updates"}
 
 // String returns the kind's name ("Update").
 func (k MsgKind) String() string {
@@ -117,14 +118,15 @@ type Msg struct {
 	// From is the sender: the master's ID (Update, Snapshot, Status) or the
 	// clone's (Attach, Detach, Ack, Nack).
 	From ID
-	// To is the receiver: a clone, or Broadcast (Update, Status); the
+	// To is the receiver: a clone, or Broadcast (Update, Updates, Status); the
 	// master the clone follows, or 0 for any master (Attach, Detach, Ack,
 	// Nack).
 	To ID
 	// Epoch is the sender's epoch (master messages), or the epoch of the
 	// master the clone follows (clone messages; 0 when To is 0).
 	Epoch uint64
-	// Seq: Update, its sequence number; Snapshot, the sequence the
+	// Seq: Update, its sequence number; Updates, the sequence number of
+	// the first (Updates[i] has Seq+i); Snapshot, the sequence the
 	// snapshot reflects (it holds every update ≤ Seq and none after);
 	// Status, the master's last sequence; Ack, the last sequence the clone
 	// applied (0 while it has not finished a snapshot).
@@ -140,10 +142,11 @@ type Msg struct {
 	// Chunk: Snapshot, the chunk's index from 0; Ack, how many chunks of
 	// sync Sync the clone has received in order.
 	Chunk   uint64
-	Final   bool    // Snapshot: the last chunk
-	Flags   uint8   // Status: FlagReattach
-	Update  Update  // Update
-	Entries []Entry // Snapshot
+	Final   bool     // Snapshot: the last chunk
+	Flags   uint8    // Status: FlagReattach
+	Update  Update   // Update
+	Updates []Update // Updates: at least one
+	Entries []Entry  // Snapshot
 }
 
 // String formats m on one line for logs and test transcripts. Keys and
@@ -162,16 +165,17 @@ func (m Msg) String() string {
 	case MsgNack:
 		fmt.Fprintf(&b, " sync=%d range=%d..%d", m.Sync, m.First, m.Last)
 	case MsgUpdate:
-		fmt.Fprintf(&b, " seq=%d %s", m.Seq, m.Update.Op)
-		if m.Update.Key != nil {
-			fmt.Fprintf(&b, " %s", FormatValue(m.Update.Key))
+		fmt.Fprintf(&b, " seq=%d ", m.Seq)
+		fmtUpdate(&b, &m.Update)
+	case MsgUpdates:
+		fmt.Fprintf(&b, " seq=%d..%d [", m.Seq, m.Seq+uint64(len(m.Updates))-1)
+		for i := range m.Updates {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmtUpdate(&b, &m.Updates[i])
 		}
-		if m.Update.Op == frame.OpPut {
-			fmt.Fprintf(&b, "=%s", FormatValue(m.Update.Value))
-		}
-		if m.Update.ExpireAt != 0 {
-			fmt.Fprintf(&b, " expires=%s", fmtInstant(m.Update.ExpireAt))
-		}
+		b.WriteByte(']')
 	case MsgSnapshot:
 		fmt.Fprintf(&b, " sync=%d seq=%d chunk=%d", m.Sync, m.Seq, m.Chunk)
 		if m.Final {
@@ -195,6 +199,19 @@ func (m Msg) String() string {
 		}
 	}
 	return b.String()
+}
+
+func fmtUpdate(b *strings.Builder, u *Update) {
+	b.WriteString(u.Op.String())
+	if u.Key != nil {
+		fmt.Fprintf(b, " %s", FormatValue(u.Key))
+	}
+	if u.Op == frame.OpPut {
+		fmt.Fprintf(b, "=%s", FormatValue(u.Value))
+	}
+	if u.ExpireAt != 0 {
+		fmt.Fprintf(b, " expires=%s", fmtInstant(u.ExpireAt))
+	}
 }
 
 func fmtInstant(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }

@@ -80,6 +80,14 @@ type MasterOptions struct {
 	// MaxClones bounds the clones served; attaches beyond it are refused
 	// (reported) until one leaves. Default 1024.
 	MaxClones int
+	// BatchEntries and BatchBytes bound one Updates message (a frame):
+	// the updates proposed between two Advance calls go out in as few
+	// messages as these allow, and so do resends. BatchBytes counts key +
+	// value + 32 per update (one larger update goes alone); keep it well
+	// under the frame limit. Defaults 1024 and 48 KiB (a batch then fits
+	// one of netio's 64 KiB outbound chunks).
+	BatchEntries int
+	BatchBytes   int
 	// MaxResend bounds the updates resent for one Nack. Keep it at least
 	// the clones' MaxNack: a clone asks for the rest of a range cut short
 	// only after its RetryInterval. Default 1024.
@@ -105,6 +113,8 @@ const (
 	DefaultMaxSyncs          = 4
 	DefaultMaxClones         = 1024
 	DefaultMaxResend         = 1024
+	DefaultBatchEntries      = 1024
+	DefaultBatchBytes        = 48 << 10
 	DefaultHeartbeatInterval = 500 * time.Millisecond
 	DefaultRetryInterval     = 200 * time.Millisecond
 	DefaultCloneTimeout      = 10 * time.Second
@@ -126,6 +136,8 @@ func (o *MasterOptions) EnsureDefaults() *MasterOptions {
 	setDefault(&o.MaxSyncs, DefaultMaxSyncs)
 	setDefault(&o.MaxClones, DefaultMaxClones)
 	setDefault(&o.MaxResend, DefaultMaxResend)
+	setDefault(&o.BatchEntries, DefaultBatchEntries)
+	setDefault(&o.BatchBytes, DefaultBatchBytes)
 	setDefault(&o.HeartbeatInterval, DefaultHeartbeatInterval)
 	setDefault(&o.RetryInterval, DefaultRetryInterval)
 	setDefault(&o.CloneTimeout, DefaultCloneTimeout)
@@ -146,7 +158,8 @@ func (o *MasterOptions) Validate() error {
 	}
 	if err := positive("BufferEntries", o.BufferEntries, "BufferBytes", o.BufferBytes,
 		"ChunkBytes", o.ChunkBytes, "SnapshotWindow", o.SnapshotWindow, "MaxSyncs", o.MaxSyncs,
-		"MaxClones", o.MaxClones, "MaxResend", o.MaxResend); err != nil {
+		"MaxClones", o.MaxClones, "MaxResend", o.MaxResend, "BatchEntries", o.BatchEntries,
+		"BatchBytes", o.BatchBytes); err != nil {
 		return err
 	}
 	if err := positiveDur("HeartbeatInterval", o.HeartbeatInterval, "RetryInterval", o.RetryInterval,

@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
@@ -21,6 +22,7 @@ const (
 	tagUpdate   = 3 // kind, from, epoch (+ the update's value)
 	tagSnapshot = 6 // kind, from, epoch, to, sync, chunk
 	tagStatus   = 5 // kind, from, epoch, to, flags
+	tagUpdates  = 4 // kind, from, epoch, to
 	tagMax      = 6
 )
 
@@ -85,6 +87,8 @@ func AppendFrame(dst []byte, h frame.Header, topic []byte, m *Msg, now time.Time
 		}
 		wrapped := frame.NewVector(frame.NewCount(uint64(MsgUpdate)), frame.NewCount(from), frame.NewCount(m.Epoch), val)
 		return frame.AppendStoreCmd(dst, h, topic, m.Store, u.Op, m.Seq, key, wrapped, remaining(u.ExpireAt, nowNs)), nil
+	case MsgUpdates:
+		return appendUpdates(dst, topic, m, nowNs)
 	case MsgSnapshot:
 		es := make([]frame.SnapshotEntry, 0, len(m.Entries)+1)
 		es = append(es, frame.SnapshotEntry{Key: tag(MsgSnapshot, from, m.Epoch, to, m.Sync, m.Chunk), Value: frame.None})
@@ -103,6 +107,70 @@ func AppendFrame(dst []byte, h frame.Header, topic []byte, m *Msg, now time.Time
 		return frame.AppendStoreSnapshot(dst, topic, m.Store, m.Seq, m.Final, es), nil
 	}
 	return dst, fmt.Errorf("%w: kind %v", ErrBadMsg, m.Kind)
+}
+
+// appendUpdates appends an Updates message as a store-snapshot frame whose
+// entry 0 is the tag [8, from, epoch, to] with, as its value, a string of
+// one op byte per update; entry i is update i-1: its key (none for
+// clear), its value (none unless put) and its expiry remaining (put
+// only). Keys and values are copied as they are, after a check that each
+// is one canonical value.
+//
+// Hot path: no allocation beyond dst's growth.
+func appendUpdates(dst, topic []byte, m *Msg, nowNs int64) ([]byte, error) {
+	if len(m.Updates) == 0 {
+		return dst, fmt.Errorf("%w: updates message without updates", ErrBadMsg)
+	}
+	for i := range m.Updates {
+		u := &m.Updates[i]
+		if err := u.validate(); err != nil {
+			return dst, err
+		}
+		for _, b := range [2][]byte{u.Key, u.Value} {
+			if b == nil {
+				continue
+			}
+			if _, rest, err := frame.DecodeValue(b, nil); err != nil || len(rest) != 0 {
+				if err == nil {
+					err = frame.ErrTrailingBytes
+				}
+				return dst, fmt.Errorf("cannot encode update: %w", err)
+			}
+		}
+	}
+	start := len(dst)
+	dst = frame.Begin(dst, frame.Header{Kind: frame.KindStoreSnapshot}, topic)
+	dst = binary.AppendUvarint(dst, uint64(len(m.Store)))
+	dst = append(dst, m.Store...)
+	dst = binary.LittleEndian.AppendUint64(dst, m.Seq)
+	dst = append(dst, 0) // flags
+	dst = binary.AppendUvarint(dst, uint64(len(m.Updates))+1)
+	// Entry 0: the tag, and the ops.
+	var t [tagUpdates]frame.Value
+	for i, f := range [tagUpdates]uint64{uint64(MsgUpdates), uint64(m.From), m.Epoch, uint64(m.To)} {
+		t[i] = frame.NewCount(f)
+	}
+	dst = frame.AppendValue(dst, frame.NewVector(t[:]...))
+	dst = append(dst, byte(frame.TypeString))
+	dst = binary.AppendUvarint(dst, uint64(len(m.Updates)))
+	for i := range m.Updates {
+		dst = append(dst, byte(m.Updates[i].Op))
+	}
+	dst = binary.LittleEndian.AppendUint64(dst, 0)
+	for i := range m.Updates {
+		u := &m.Updates[i]
+		dst = appendRawOrNone(dst, u.Key)
+		dst = appendRawOrNone(dst, u.Value)
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(remaining(u.ExpireAt, nowNs)))
+	}
+	return frame.End(dst, start), nil
+}
+
+func appendRawOrNone(dst, b []byte) []byte {
+	if b == nil {
+		return append(dst, byte(frame.TypeNone))
+	}
+	return append(dst, b...)
 }
 
 // toValue converts one canonical value encoding to a frame.Value.
@@ -340,6 +408,12 @@ func decodeSnapshot(s frame.StoreSnapshot, t []uint64, nowNs int64) (Msg, error)
 	if s.Count < 1 {
 		return Msg{}, fmt.Errorf("%w: snapshot without its tag entry", ErrBadMsg)
 	}
+	for e := range s.Entries {
+		if tagKind(e.Key) == MsgUpdates {
+			return decodeUpdates(s, t, nowNs)
+		}
+		break
+	}
 	size := 0
 	first := true
 	var err error
@@ -378,6 +452,79 @@ func decodeSnapshot(s frame.StoreSnapshot, t []uint64, nowNs int64) (Msg, error)
 		n = len(buf)
 		buf = append(buf, e.Value.Raw()...)
 		m.Entries = append(m.Entries, Entry{Key: k, Value: buf[n:len(buf):len(buf)], ExpireAt: instant(e.Expiry, nowNs)})
+	}
+	return m, nil
+}
+
+// decodeUpdates decodes an Updates message (see appendUpdates).
+func decodeUpdates(s frame.StoreSnapshot, t []uint64, nowNs int64) (Msg, error) {
+	if s.Final {
+		return Msg{}, fmt.Errorf("%w: updates flagged final", ErrBadMsg)
+	}
+	var ops []byte
+	size, i := 0, -1
+	var err error
+	for e := range s.Entries {
+		i++
+		if i == 0 {
+			if err = readTag(e.Key, MsgUpdates, tagUpdates, t); err != nil {
+				break
+			}
+			if e.Value.Type() != frame.TypeString || e.Expiry != 0 || len(e.Value.Bytes()) != s.Count-1 {
+				err = fmt.Errorf("%w: updates tag entry without %d ops", ErrBadMsg, s.Count-1)
+				break
+			}
+			ops = e.Value.Bytes()
+			continue
+		}
+		op := frame.StoreOp(ops[i-1])
+		isNone := func(v frame.View) bool { return v.Type() == frame.TypeNone }
+		switch {
+		case op != frame.OpPut && op != frame.OpErase && op != frame.OpClear && op != frame.OpExpire:
+			err = fmt.Errorf("%w: update op %d", ErrBadMsg, op)
+		case op == frame.OpClear && !isNone(e.Key):
+			err = fmt.Errorf("%w: clear with a key", ErrBadMsg)
+		case op != frame.OpPut && (!isNone(e.Value) || e.Expiry != 0):
+			err = fmt.Errorf("%w: %v with a value or expiry", ErrBadMsg, op)
+		}
+		if err != nil {
+			break
+		}
+		// The frame checked them against lim already (no extra nesting
+		// here, unlike a single update's tag).
+		size += len(e.Key.Raw()) + len(e.Value.Raw())
+	}
+	if err != nil {
+		return Msg{}, err
+	}
+	if s.Count < 2 {
+		return Msg{}, fmt.Errorf("%w: updates message without updates", ErrBadMsg)
+	}
+	m := Msg{Kind: MsgUpdates, Store: string(s.Store), From: ID(t[1]), Epoch: t[2], To: ID(t[3]), Seq: s.Seq,
+		Updates: make([]Update, 0, s.Count-1)}
+	if s.Seq == 0 || s.Seq > math.MaxUint64-uint64(s.Count-1) {
+		return Msg{}, fmt.Errorf("%w: updates from seq %d", ErrBadMsg, s.Seq)
+	}
+	buf := make([]byte, 0, size)
+	i = -1
+	for e := range s.Entries {
+		i++
+		if i == 0 {
+			continue
+		}
+		u := Update{Op: frame.StoreOp(ops[i-1])}
+		if u.Op != frame.OpClear {
+			n := len(buf)
+			buf = append(buf, e.Key.Raw()...)
+			u.Key = buf[n:len(buf):len(buf)]
+		}
+		if u.Op == frame.OpPut {
+			n := len(buf)
+			buf = append(buf, e.Value.Raw()...)
+			u.Value = buf[n:len(buf):len(buf)]
+			u.ExpireAt = instant(e.Expiry, nowNs)
+		}
+		m.Updates = append(m.Updates, u)
 	}
 	return m, nil
 }

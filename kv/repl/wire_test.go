@@ -32,6 +32,12 @@ func sampleMsgs() []Msg {
 		{Kind: MsgUpdate, Store: "s", From: 1, Epoch: 3, Seq: 45, Update: Update{Op: frame.OpErase, Key: key("k")}},
 		{Kind: MsgUpdate, Store: "s", From: 1, Epoch: 3, Seq: 46, Update: Update{Op: frame.OpExpire, Key: key("k")}},
 		{Kind: MsgUpdate, Store: "s", From: 1, Epoch: 3, Seq: 47, Update: Update{Op: frame.OpClear}},
+		{Kind: MsgUpdates, Store: "s", From: 1, Epoch: 3, Seq: 48, Updates: []Update{
+			{Op: frame.OpPut, Key: key("k"), Value: val("v"), ExpireAt: exp},
+			{Op: frame.OpPut, Key: []byte{0}, Value: []byte{0}},
+			{Op: frame.OpErase, Key: key("k")}, {Op: frame.OpExpire, Key: key("j")}, {Op: frame.OpClear}}},
+		{Kind: MsgUpdates, Store: "s", From: 1, To: 10, Epoch: 3, Seq: 40, Updates: []Update{
+			{Op: frame.OpPut, Key: key("a"), Value: val("1")}}}, // a resend
 		{Kind: MsgSnapshot, Store: "s", From: 1, To: 10, Epoch: 3, Seq: 42, Sync: 8, Chunk: 0},
 		{Kind: MsgSnapshot, Store: "s", From: 1, To: 10, Epoch: 3, Seq: 42, Sync: 8, Chunk: 1, Final: true,
 			Entries: []Entry{{Key: key("a"), Value: val("1")}, {Key: key("b"), Value: val("x"), ExpireAt: exp}}},
@@ -77,7 +83,7 @@ func TestWireRoundTrip(t *testing.T) {
 		f, _, _ := frame.Scan(b, nil)
 		want := map[MsgKind]frame.Kind{MsgAttach: frame.KindStoreCmd, MsgDetach: frame.KindStoreCmd,
 			MsgUpdate: frame.KindStoreCmd, MsgAck: frame.KindStoreAck, MsgNack: frame.KindStoreNack,
-			MsgStatus: frame.KindStoreNack, MsgSnapshot: frame.KindStoreSnapshot}[m.Kind]
+			MsgStatus: frame.KindStoreNack, MsgSnapshot: frame.KindStoreSnapshot, MsgUpdates: frame.KindStoreSnapshot}[m.Kind]
 		if f.Kind() != want {
 			t.Errorf("%v went as %v, want %v", m.Kind, f.Kind(), want)
 		}
@@ -122,6 +128,10 @@ func TestWireEncodeErrors(t *testing.T) {
 		{Kind: MsgUpdate, Store: "s", From: 1, Epoch: 1, Update: Update{Op: frame.OpGet, Key: key("k")}},
 		{Kind: MsgUpdate, Store: "s", From: 1, Epoch: 1, Update: Update{Op: frame.OpPut, Key: []byte{0xff}, Value: val("v")}},
 		{Kind: MsgSnapshot, Store: "s", From: 1, To: 10, Epoch: 1, Entries: []Entry{{Key: key("k"), Value: []byte{5}}}},
+		{Kind: MsgUpdates, Store: "s", From: 1, Epoch: 1, Seq: 1},
+		{Kind: MsgUpdates, Store: "s", From: 1, Epoch: 1, Seq: 1, Updates: []Update{{Op: frame.OpErase}}},
+		{Kind: MsgUpdates, Store: "s", From: 1, Epoch: 1, Seq: 1, Updates: []Update{
+			{Op: frame.OpErase, Key: key("k")}, {Op: frame.OpPut, Key: key("k"), Value: append(val("v"), 0)}}},
 	}
 	for _, m := range bad {
 		if b, err := AppendFrame([]byte("x"), frame.Header{}, topic, &m, wireNow); err == nil || string(b) != "x" {
@@ -187,6 +197,28 @@ func TestWireDecodeRejects(t *testing.T) {
 			[]frame.SnapshotEntry{{Key: tagv(6, 1, 1, 0, 1, 0)}}), ErrBadMsg},
 		{"snapshot tag with value", frame.AppendStoreSnapshot(nil, topic, "s", 1, true,
 			[]frame.SnapshotEntry{{Key: tagv(6, 1, 1, 10, 1, 0), Value: str}}), ErrBadMsg},
+		{"updates without updates", frame.AppendStoreSnapshot(nil, topic, "s", 1, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.NewString("")}}), ErrBadMsg},
+		{"updates final", frame.AppendStoreSnapshot(nil, topic, "s", 1, true,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.NewString("\x03")}, {Key: str}}), ErrBadMsg},
+		{"updates ops missing", frame.AppendStoreSnapshot(nil, topic, "s", 1, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.None}, {Key: str}}), ErrBadMsg},
+		{"updates too few ops", frame.AppendStoreSnapshot(nil, topic, "s", 1, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.NewString("\x03")}, {Key: str}, {Key: str}}), ErrBadMsg},
+		{"updates bad op", frame.AppendStoreSnapshot(nil, topic, "s", 1, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.NewString("\x09")}, {Key: str}}), ErrBadMsg},
+		{"updates erase with value", frame.AppendStoreSnapshot(nil, topic, "s", 1, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.NewString("\x03")}, {Key: str, Value: str}}), ErrBadMsg},
+		{"updates clear with key", frame.AppendStoreSnapshot(nil, topic, "s", 1, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.NewString("\x06")}, {Key: str}}), ErrBadMsg},
+		{"updates expire with expiry", frame.AppendStoreSnapshot(nil, topic, "s", 1, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.NewString("\x07")}, {Key: str, Expiry: 5}}), ErrBadMsg},
+		{"updates from seq 0", frame.AppendStoreSnapshot(nil, topic, "s", 0, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.NewString("\x03")}, {Key: str}}), ErrBadMsg},
+		{"updates seq overflow", frame.AppendStoreSnapshot(nil, topic, "s", math.MaxUint64, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 1, 0), Value: frame.NewString("\x03\x03")}, {Key: str}, {Key: str}}), ErrBadMsg},
+		{"updates epoch 0", frame.AppendStoreSnapshot(nil, topic, "s", 1, false,
+			[]frame.SnapshotEntry{{Key: tagv(8, 1, 0, 0), Value: frame.NewString("\x03")}, {Key: str}}), ErrBadMsg},
 	}
 	for _, c := range cases {
 		if _, err := decode(c.b); !errors.Is(err, c.want) {
