@@ -73,13 +73,13 @@ type StoreOptions struct {
 	// the check (at most every RequestTimeout/4, and every second).
 	// Default 1 min.
 	RequestTimeout time.Duration
-	// Tick drives expiry, heartbeats and retransmissions. Default 50 ms.
+	// Tick drives expiry, heartbeats and retransmissions (answers and
+	// updates never wait for it). Default 50 ms.
 	Tick time.Duration
-	// ExpireBatch bounds the keys expired in one round. While more keys
-	// are due the master runs another round as soon as it has served the
-	// requests waiting, so an expiry wave is spread between requests and
-	// never stalls writes for long, and each round's updates fit in a
-	// peer's queue (netio's default 8192 frames). Default 1000.
+	// ExpireBatch bounds the keys expired in one slice. While more keys
+	// are due the master expires one slice per turn of its loop, after
+	// the requests that came meanwhile, so an expiry wave is spread
+	// between requests and never stalls writes for long. Default 256.
 	ExpireBatch int
 }
 
@@ -94,7 +94,7 @@ func (o *StoreOptions) ensureDefaults() {
 		o.RequestTimeout = time.Minute
 	}
 	if o.ExpireBatch == 0 {
-		o.ExpireBatch = 1000
+		o.ExpireBatch = 256
 	}
 }
 
@@ -146,7 +146,7 @@ type Store struct {
 
 	reqTopic string // frontend and clone: where requests go
 	nextReq  atomic.Uint64
-	pending  sync.Map     // request id -> *Future
+	pending  pendingMap   // request id -> *Future
 	sweepAt  atomic.Int64 // unix ns: when a request next checks pending for timeouts
 	subs     []*Subscription
 	closed   atomic.Bool
@@ -252,7 +252,7 @@ func (s *Store) listenReplies() error {
 				return
 			}
 			if f, ok := s.pending.LoadAndDelete(a.Seq); ok {
-				f.(*Future).resolve(a.Result.Value(), nil)
+				f.resolve(a.Result.Value(), nil)
 			}
 		case frame.KindStoreNack:
 			nk, err := frame.DecodeStoreNack(m.f.Body())
@@ -260,7 +260,7 @@ func (s *Store) listenReplies() error {
 				return
 			}
 			if f, ok := s.pending.LoadAndDelete(nk.First); ok {
-				f.(*Future).resolve(frame.None, &StoreError{Code: nk.Code, Text: string(nk.Text)})
+				f.resolve(frame.None, &StoreError{Code: nk.Code, Text: string(nk.Text)})
 			}
 		}
 	})
@@ -334,13 +334,74 @@ func (s *Store) sweep(now int64) {
 	if now < next || !s.sweepAt.CompareAndSwap(next, now+int64(every)) {
 		return
 	}
-	limit := now - int64(s.opts.RequestTimeout)
-	s.pending.Range(func(id, v any) bool {
-		if f := v.(*Future); f.sent < limit && s.pending.CompareAndDelete(id, f) {
-			f.resolve(frame.None, ErrRequestTimeout)
+	for _, f := range s.pending.takeOlder(now - int64(s.opts.RequestTimeout)) {
+		f.resolve(frame.None, ErrRequestTimeout)
+	}
+}
+
+// pendingMap tracks a handle's requests to a remote master by request id.
+// Safe for concurrent use.
+type pendingMap struct {
+	mu sync.Mutex
+	m  map[uint64]*Future
+}
+
+func (p *pendingMap) Store(id uint64, f *Future) {
+	p.mu.Lock()
+	if p.m == nil {
+		p.m = make(map[uint64]*Future)
+	}
+	p.m[id] = f
+	p.mu.Unlock()
+}
+
+func (p *pendingMap) Load(id uint64) (*Future, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f, ok := p.m[id]
+	return f, ok
+}
+
+func (p *pendingMap) Delete(id uint64) {
+	p.mu.Lock()
+	delete(p.m, id)
+	p.mu.Unlock()
+}
+
+func (p *pendingMap) LoadAndDelete(id uint64) (*Future, bool) {
+	p.mu.Lock()
+	f, ok := p.m[id]
+	if ok {
+		delete(p.m, id)
+	}
+	p.mu.Unlock()
+	return f, ok
+}
+
+// takeOlder removes and returns the requests sent before limit (unix ns).
+func (p *pendingMap) takeOlder(limit int64) []*Future {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*Future
+	for id, f := range p.m {
+		if f.sent < limit {
+			delete(p.m, id)
+			out = append(out, f)
 		}
-		return true
-	})
+	}
+	return out
+}
+
+// takeAll removes and returns every request.
+func (p *pendingMap) takeAll() []*Future {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Future, 0, len(p.m))
+	for _, f := range p.m {
+		out = append(out, f)
+	}
+	p.m = nil
+	return out
 }
 
 func isRead(op frame.StoreOp) bool {
@@ -453,11 +514,9 @@ func (s *Store) Close() error {
 	if s.clone != nil {
 		err = s.clone.close()
 	}
-	s.pending.Range(func(k, v any) bool {
-		s.pending.Delete(k)
-		v.(*Future).resolve(frame.None, ErrStoreClosed)
-		return true
-	})
+	for _, f := range s.pending.takeAll() {
+		f.resolve(frame.None, ErrStoreClosed)
+	}
 	s.forget()
 	return err
 }

@@ -91,16 +91,16 @@ func (sc *storeClone) run() {
 	log := sc.s.n.log
 	chTopic := storeTopic(sc.s.name, "m/c")
 	for {
-		now := time.Now()
 		select {
 		case <-sc.wake:
-		case <-tick.C:
+		case now := <-tick.C:
 			sc.c.Tick(now)
 		case <-sc.stop:
 			sc.c.Detach()
-			sc.flush(chTopic, now)
+			sc.flush(chTopic, time.Now())
 			return
 		}
+		now := time.Now() // after the wait: expiry instants are re-based on it
 		sc.inbox.Lock()
 		q = append(q[:0], sc.inbox.q...)
 		clear(sc.inbox.q)
@@ -124,6 +124,10 @@ func (sc *storeClone) run() {
 	}
 }
 
+// applyPerLock bounds the updates applied under one hold of the clone's
+// lock.
+const applyPerLock = 256
+
 // flush applies and sends what the clone's Ready holds.
 func (sc *storeClone) flush(chTopic string, now time.Time) {
 	log := sc.s.n.log
@@ -132,10 +136,20 @@ func (sc *storeClone) flush(chTopic string, now time.Time) {
 		return
 	}
 	rd := sc.c.Ready()
+	// Updates in a row are applied under one lock, taken again every
+	// applyPerLock updates so that reads do not wait for a long batch.
+	locked, held := false, 0
+	unlock := func() {
+		if locked {
+			sc.mu.Unlock()
+			locked = false
+		}
+	}
 	for i := range rd.Apply {
 		a := &rd.Apply[i]
 		switch a.Kind {
 		case repl.ApplySnapshotBegin:
+			unlock()
 			if sc.aside != nil {
 				_ = sc.aside.Close()
 			}
@@ -149,6 +163,7 @@ func (sc *storeClone) flush(chTopic string, now time.Time) {
 				}
 			}
 		case repl.ApplySnapshotEnd:
+			unlock()
 			if sc.aside != nil {
 				sc.mu.Lock()
 				old := sc.mu.store
@@ -159,14 +174,21 @@ func (sc *storeClone) flush(chTopic string, now time.Time) {
 			}
 		case repl.ApplyUpdate:
 			u := a.Update
-			sc.mu.Lock()
+			if held == applyPerLock {
+				unlock()
+			}
+			if !locked {
+				sc.mu.Lock()
+				locked, held = true, 0
+			}
+			held++
 			err := sc.mu.store.ApplyUpdate(kv.Update{Op: u.Op, Key: u.Key, Value: u.Value, ExpireAt: u.ExpireAt})
-			sc.mu.Unlock()
 			if err != nil {
 				log.Error("cannot apply store update", "store", sc.s.name, "err", err)
 			}
 		}
 	}
+	unlock()
 	for i := range rd.Messages {
 		msg := &rd.Messages[i]
 		var err error

@@ -17,6 +17,11 @@ import (
 // it applies requests in arrival order, proposes each resulting update to
 // the replication channel right after applying it (so snapshots line up
 // with sequence numbers), answers, and publishes what repl asks.
+//
+// Each turn of its loop takes everything queued, applies it as one group
+// commit (one Pebble batch), expires at most one slice of due keys
+// (StoreOptions.ExpireBatch), then sends the answers and the channel's
+// messages at once: nothing on that path waits for a tick.
 type storeMaster struct {
 	s     *Store
 	store *kv.Store
@@ -24,15 +29,23 @@ type storeMaster struct {
 
 	mu struct {
 		sync.Mutex
-		q []masterItem
+		q     []masterItem
+		arena []byte // the queued remote frames, back to back
 	}
 	wake chan struct{}
 	stop chan struct{}
 	done chan struct{}
 
+	items []masterItem // the turn's items (swapped with mu.q)
+	arena []byte       // the turn's frames (swapped with mu.arena)
 	// out holds the answers of the batch being applied: they are sent
 	// once the batch's writes are durable (group commit).
 	out []masterAnswer
+	// replies caches the answer topic of each requester (bounded).
+	replies map[uint64]string
+	// Topics and scratch of the sending side.
+	allTopic string
+	buf      []byte
 }
 
 // masterAnswer is the answer to one request, sent after its batch commits.
@@ -44,14 +57,53 @@ type masterAnswer struct {
 	err   error
 }
 
-// masterItem is a request (local: fut set; remote: body and reply topic)
+// masterItem is a request (local: fut set; remote: frame and requester)
 // or a channel frame (ch set).
 type masterItem struct {
 	fut   *Future
 	cmd   kv.Command
-	frame []byte // a copy of the whole frame (remote)
-	reply string // remote request: where the answer goes
+	frame []byte // the whole frame (remote), in the turn's arena
+	from  uint64 // remote request: the requester's id (reply empty)
+	reply string // remote request from a topic without a canonical id: where the answer goes
 	ch    bool   // a replication channel frame
+}
+
+// maxReplyTopics bounds storeMaster.replies.
+const maxReplyTopics = 4096
+
+// replyTopic returns where the answer to it goes ("" for none).
+func (sm *storeMaster) replyTopic(it *masterItem) string {
+	if it.reply != "" || it.fut != nil || it.ch {
+		return it.reply
+	}
+	t, ok := sm.replies[it.from]
+	if !ok {
+		if len(sm.replies) >= maxReplyTopics {
+			clear(sm.replies)
+		}
+		t = storeTopic(sm.s.name, "r/"+idHex(it.from))
+		sm.replies[it.from] = t
+	}
+	return t
+}
+
+// parseIDHex parses a canonical idHex (16 lower-case hex digits).
+func parseIDHex(b []byte) (uint64, bool) {
+	if len(b) != 16 {
+		return 0, false
+	}
+	var id uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			id = id<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			id = id<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return id, true
 }
 
 // AttachMaster makes this node the master of store name over backend b
@@ -74,9 +126,14 @@ func (n *Node) AttachMaster(name string, b kv.Backend, opts StoreOptions) (*Stor
 		_ = b.Close()
 		return nil, err
 	}
-	sm := &storeMaster{s: s, store: st, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	sm := &storeMaster{s: s, store: st, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		replies: make(map[uint64]string), allTopic: storeTopic(name, "c/all")}
 	mo := opts.Master
 	mo.Store, mo.ID, mo.Epoch, mo.Source = name, masterID(n.opts.Name, name), uint64(time.Now().UnixNano()), snapshotSource{st}
+	if mo.BatchBytes == 0 {
+		// A batch of updates is one frame: keep it well within the limit.
+		mo.BatchBytes = max(1, min(repl.DefaultBatchBytes, n.opts.Net.Limits.MaxFrame/4))
+	}
 	if sm.m, err = repl.NewMaster(mo); err != nil {
 		s.forget()
 		_ = st.Close()
@@ -85,15 +142,22 @@ func (n *Node) AttachMaster(name string, b kv.Backend, opts StoreOptions) (*Stor
 	s.master = sm
 	// Requests and channel frames from peers (and from this node's own
 	// clients of the store, were there any).
+	reqPrefix := storeTopic(name, "m/r/")
 	err = s.subscribeStore(storeTopic(name, "m/"), func(m Message) {
-		topic := string(m.Topic())
-		it := masterItem{frame: append([]byte(nil), m.Bytes()...)}
-		if id, ok := cutPrefix(topic, storeTopic(name, "m/r/")); ok {
-			it.reply = storeTopic(name, "r/"+id)
+		// Hot path: no allocation; the frame is copied into the inbox's
+		// arena.
+		topic := m.Topic()
+		var it masterItem
+		if len(topic) >= len(reqPrefix) && string(topic[:len(reqPrefix)]) == reqPrefix {
+			id := topic[len(reqPrefix):]
+			var ok bool
+			if it.from, ok = parseIDHex(id); !ok {
+				it.reply = storeTopic(name, "r/"+string(id))
+			}
 		} else {
 			it.ch = true
 		}
-		sm.post(it, s.opts.Queue)
+		sm.postFrame(it, m.Bytes(), s.opts.Queue)
 	})
 	if err != nil {
 		s.forget()
@@ -105,20 +169,22 @@ func (n *Node) AttachMaster(name string, b kv.Backend, opts StoreOptions) (*Stor
 	return s, nil
 }
 
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return "", false
-}
-
 // post queues an item; past the queue bound a request is refused at once.
-func (sm *storeMaster) post(it masterItem, max int) {
+func (sm *storeMaster) post(it masterItem, max int) { sm.postFrame(it, nil, max) }
+
+// postFrame queues an item with a copy of frame b (if any).
+func (sm *storeMaster) postFrame(it masterItem, b []byte, max int) {
 	sm.mu.Lock()
 	if len(sm.mu.q) >= max && !it.ch {
 		sm.mu.Unlock()
+		it.frame = b // refuse decodes it at once
 		sm.refuse(it, frame.CodeLimit, "store queue full")
 		return
+	}
+	if b != nil {
+		n := len(sm.mu.arena)
+		sm.mu.arena = append(sm.mu.arena, b...)
+		it.frame = sm.mu.arena[n:len(sm.mu.arena):len(sm.mu.arena)]
 	}
 	sm.mu.q = append(sm.mu.q, it)
 	sm.mu.Unlock()
@@ -142,7 +208,7 @@ func (sm *storeMaster) refuse(it masterItem, code frame.ErrCode, text string) {
 		it.fut.resolve(frame.None, &StoreError{Code: code, Text: text})
 		return
 	}
-	if it.reply == "" {
+	if it.ch || (it.reply == "" && it.from == 0) {
 		return
 	}
 	f, _, err := frame.Scan(it.frame, nil)
@@ -153,7 +219,7 @@ func (sm *storeMaster) refuse(it masterItem, code frame.ErrCode, text string) {
 	if err != nil {
 		return
 	}
-	sm.answerNack(it.reply, c.Seq, code, text)
+	sm.answerNack(sm.replyTopic(&it), c.Seq, code, text)
 }
 
 func (sm *storeMaster) answerNack(topic string, id uint64, code frame.ErrCode, text string) {
@@ -175,85 +241,119 @@ func (sm *storeMaster) run() {
 	defer close(sm.done)
 	tick := time.NewTicker(sm.s.opts.Tick)
 	defer tick.Stop()
-	var items []masterItem
-	var buf []byte
+	expireDue := false // keys may be due beyond the slice expired last
+	for {
+		if expireDue {
+			// Another slice of an expiry wave: after the requests that
+			// came meanwhile, without waiting.
+			select {
+			case now := <-tick.C:
+				sm.m.Tick(now)
+			case <-sm.stop:
+				sm.m.Close()
+				sm.failQueued()
+				return
+			default:
+			}
+		} else {
+			select {
+			case <-sm.wake:
+			case now := <-tick.C:
+				sm.m.Tick(now)
+				expireDue = true
+			case <-sm.stop:
+				sm.m.Close()
+				sm.failQueued()
+				return
+			}
+		}
+		expireDue = sm.turn(expireDue)
+	}
+}
+
+// turn applies the requests queued, and one slice of the due keys if
+// expire is set, as one group commit; then answers and sends. It reports
+// whether more keys may be due.
+func (sm *storeMaster) turn(expire bool) (more bool) {
+	sm.mu.Lock()
+	sm.items, sm.mu.q = sm.mu.q, sm.items[:0]
+	sm.arena, sm.mu.arena = sm.mu.arena, sm.arena[:0]
+	sm.mu.Unlock()
 	lim := sm.s.n.opts.Net.Limits
-	log := sm.s.n.log
-	more := make(chan struct{}, 1) // more keys are due than one round expired
-	expire := func(now time.Time) {
+	now := time.Now()
+	if len(sm.items) > 0 {
+		// Group commit: the turn's writes go to the backend in one batch
+		// (and with Pebble in sync mode, to the disk with one fsync); only
+		// then are they acknowledged.
+		sm.store.BeginGroup()
+		for i := range sm.items {
+			sm.handle(&sm.items[i], now, &lim)
+			sm.items[i] = masterItem{}
+		}
+		err := sm.store.EndGroup()
+		// The clones' updates first: their path to a reader is the longer
+		// one.
+		sm.send(now)
+		sm.answerAll(err)
+	}
+	if expire {
+		// After the answers, so that requests never wait for a slice.
 		sm.store.BeginGroup()
 		ups, err := sm.store.Expire(now.UnixNano(), sm.s.opts.ExpireBatch)
 		if err == nil {
 			err = sm.store.EndGroup()
+		} else {
+			_ = sm.store.EndGroup()
 		}
 		if err != nil {
-			log.Error("store expiry failed", "store", sm.s.name, "err", err)
+			sm.s.n.log.Error("store expiry failed", "store", sm.s.name, "err", err)
 		}
 		for _, u := range ups {
 			sm.propose(u)
 		}
-		if len(ups) >= sm.s.opts.ExpireBatch {
-			select {
-			case more <- struct{}{}:
-			default:
-			}
+		more = len(ups) >= sm.s.opts.ExpireBatch
+	}
+	sm.send(now)
+	if cap(sm.arena) > 4<<20 {
+		sm.arena = nil // let a burst's buffer go
+	}
+	return more
+}
+
+// send publishes what the replication channel asks.
+func (sm *storeMaster) send(now time.Time) {
+	if !sm.m.HasReady() {
+		return
+	}
+	log := sm.s.n.log
+	rd := sm.m.Ready()
+	for i := range rd.Messages {
+		msg := &rd.Messages[i]
+		topic := sm.allTopic
+		if msg.To != repl.Broadcast {
+			topic = storeTopic(sm.s.name, "c/"+idHex(uint64(msg.To)))
+		}
+		var err error
+		perr := sm.s.n.publish(topic, nil, func(dst []byte, h frame.Header) []byte {
+			var b []byte
+			b, err = repl.AppendFrame(dst, h, unsafeBytes(topic), msg, now)
+			return b
+		})
+		if err == nil {
+			err = perr
+		}
+		if err != nil {
+			log.Warn("cannot send store channel message", "store", sm.s.name, "kind", msg.Kind.String(), "err", err)
 		}
 	}
-	for {
-		select {
-		case <-sm.wake:
-		case <-more:
-			expire(time.Now())
-		case now := <-tick.C:
-			sm.m.Tick(now)
-			expire(now)
-		case <-sm.stop:
-			sm.m.Close()
-			sm.failQueued()
-			return
-		}
-		sm.mu.Lock()
-		items = append(items[:0], sm.mu.q...)
-		clear(sm.mu.q)
-		sm.mu.q = sm.mu.q[:0]
-		sm.mu.Unlock()
-		now := time.Now()
-		// Group commit: with Pebble in sync mode the batch's writes reach
-		// the disk with one fsync, and only then are they acknowledged.
-		sm.store.BeginGroup()
-		for i := range items {
-			sm.handle(&items[i], now, &lim)
-			items[i] = masterItem{}
-		}
-		sm.answerAll(sm.store.EndGroup())
-		if sm.m.HasReady() {
-			rd := sm.m.Ready()
-			for i := range rd.Messages {
-				msg := &rd.Messages[i]
-				topic := storeTopic(sm.s.name, "c/all")
-				if msg.To != repl.Broadcast {
-					topic = storeTopic(sm.s.name, "c/"+idHex(uint64(msg.To)))
-				}
-				var err error
-				b := buf[:0]
-				err = sm.s.n.publish(topic, nil, func(dst []byte, h frame.Header) []byte {
-					b, err = repl.AppendFrame(dst, h, unsafeBytes(topic), msg, now)
-					return b
-				})
-				if err != nil {
-					log.Warn("cannot send store channel message", "store", sm.s.name, "kind", msg.Kind.String(), "err", err)
-				}
-			}
-			for _, ev := range rd.Events {
-				if ev.Kind == repl.EventConflict {
-					log.Error("two masters for one store", "store", sm.s.name, "err", ev.Err)
-				} else {
-					log.Debug("store master event", "store", sm.s.name, "event", ev.Kind, "clone", ev.Clone, "reason", ev.Reason)
-				}
-			}
-			sm.m.Advance()
+	for _, ev := range rd.Events {
+		if ev.Kind == repl.EventConflict {
+			log.Error("two masters for one store", "store", sm.s.name, "err", ev.Err)
+		} else {
+			log.Debug("store master event", "store", sm.s.name, "event", ev.Kind, "clone", ev.Clone, "reason", ev.Reason)
 		}
 	}
+	sm.m.Advance()
 }
 
 func (sm *storeMaster) handle(it *masterItem, now time.Time, lim *frame.Limits) {
@@ -284,11 +384,11 @@ func (sm *storeMaster) handle(it *masterItem, now time.Time, lim *frame.Limits) 
 		return // no request id to answer to
 	}
 	if string(c.Store) != sm.s.name {
-		sm.answerNack(it.reply, c.Seq, frame.CodeUnknownStore, "no such store")
+		sm.answerNack(sm.replyTopic(it), c.Seq, frame.CodeUnknownStore, "no such store")
 		return
 	}
 	res, err := sm.exec(kv.Command{Op: c.Op, Key: c.Key, Value: c.Value, Expiry: c.Expiry}, now)
-	sm.out = append(sm.out, masterAnswer{reply: it.reply, id: c.Seq, res: res, err: err})
+	sm.out = append(sm.out, masterAnswer{reply: sm.replyTopic(it), id: c.Seq, res: res, err: err})
 }
 
 // answerAll sends the answers of a batch whose commit returned commitErr:
@@ -305,7 +405,9 @@ func (sm *storeMaster) answerAll(commitErr error) {
 			a.err = &StoreError{Code: frame.CodeInternal, Text: "not durable: " + commitErr.Error()}
 		}
 		var se *StoreError
-		errors.As(a.err, &se)
+		if a.err != nil {
+			se = storeError(a.err)
+		}
 		switch {
 		case a.fut != nil:
 			if se != nil && se.Code == frame.CodeLimit {
@@ -324,6 +426,17 @@ func (sm *storeMaster) answerAll(commitErr error) {
 		sm.out[i] = masterAnswer{}
 	}
 	sm.out = sm.out[:0]
+}
+
+// storeError returns the StoreError in err's chain, if any. (Kept out of
+// line: errors.As's target escapes, and answerAll must not allocate for
+// the answers that succeeded.)
+func storeError(err error) *StoreError {
+	var se *StoreError
+	if errors.As(err, &se) {
+		return se
+	}
+	return nil
 }
 
 // exec applies one request and proposes its update.
@@ -346,11 +459,19 @@ func (sm *storeMaster) exec(cmd kv.Command, now time.Time) (frame.Value, error) 
 }
 
 // propose hands an update to the channel; Exec's slices are reused, so
-// they are copied.
+// they are copied (into one allocation).
 func (sm *storeMaster) propose(u kv.Update) {
-	ru := repl.Update{Op: u.Op, Key: append([]byte(nil), u.Key...), ExpireAt: u.ExpireAt}
-	if u.Value != nil {
-		ru.Value = append([]byte(nil), u.Value...)
+	ru := repl.Update{Op: u.Op, ExpireAt: u.ExpireAt}
+	if u.Key != nil || u.Value != nil {
+		b := make([]byte, 0, len(u.Key)+len(u.Value))
+		if u.Key != nil {
+			b = append(b, u.Key...)
+			ru.Key = b[:len(b):len(b)]
+		}
+		if u.Value != nil {
+			b = append(b, u.Value...)
+			ru.Value = b[len(u.Key):len(b):len(b)]
+		}
 	}
 	if _, err := sm.m.Propose(ru); err != nil {
 		sm.s.n.log.Error("cannot replicate store update", "store", sm.s.name, "err", err)

@@ -116,3 +116,56 @@ func TestStoreRequestTimeout(t *testing.T) {
 		t.Fatal("the lost request is still tracked")
 	}
 }
+
+// An expiry wave over Pebble, in slices of a few keys between requests:
+// every expiring key goes, on the master and the clone, and the keys
+// written meanwhile (put and put_unique, in the same group commits as the
+// expiry slices) all stay.
+func TestStoreExpiryWave(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, b := peeredPair(t, Options{Name: "a", Logger: testLogger()})
+	p, err := kv.OpenPebble(kv.PebbleOptions{Dir: t.TempDir(), Sync: kv.NoSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.AttachMaster("wave", p, StoreOptions{ExpireBatch: 7, Tick: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "peering", func() bool { return len(b.Peers()) == 1 && len(a.Peers()) == 1 })
+	c, err := b.AttachClone("wave", StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "clone synced", func() bool { return c.CloneStatus().HasData && !c.Stale() })
+	var fs []*Future
+	for i := range 300 {
+		fs = append(fs, m.Do(frame.OpPut, frame.NewCount(uint64(i)), frame.NewCount(1), 20*time.Millisecond))
+	}
+	for i := range 100 {
+		op := frame.OpPut
+		if i%2 == 0 {
+			op = frame.OpPutUnique
+		}
+		fs = append(fs, c.Do(op, frame.NewString(string(rune('a'+i%26))+string(rune('a'+i/26))), frame.NewCount(2), 0))
+	}
+	for _, f := range fs {
+		if _, err := f.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(s *Store) int {
+		keys, err := s.Keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys.Len()
+	}
+	testutil.WaitFor(t, "the wave expired on master and clone", func() bool { return count(m) == 100 && count(c) == 100 })
+	mk, _ := m.Keys(ctx)
+	ck, _ := c.Keys(ctx)
+	if !frame.Equal(mk, ck) {
+		t.Fatalf("master keys %v, clone keys %v", mk, ck)
+	}
+}

@@ -62,7 +62,7 @@ func store(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.StaleOps, "stale-ops", 0, "puts of the staleness phase (default min(100000, --ops))")
 	fs.IntVar(&c.ExpireKeys, "expire-keys", 0, "keys of the expiry wave (default --ops)")
 	fs.DurationVar(&c.ExpireAfter, "expire-after", bench.DefaultStoreExpireAfter, "expiry of the wave's keys")
-	fs.IntVar(&c.ExpireBatch, "expire-batch", 0, "most keys the master expires per tick (default: the node's, 10000)")
+	fs.IntVar(&c.ExpireBatch, "expire-batch", 0, "most keys the master expires in one slice between requests (default: the node's)")
 	fs.DurationVar(&c.Interval, "interval", bench.DefaultStoreInterval, "sampling interval of the put rate around the expiry wave")
 	fs.DurationVar(&c.Before, "before", bench.DefaultStoreBefore, "how long the put rate is sampled before the wave's keys are put")
 	fs.DurationVar(&c.Stall, "stall", bench.DefaultStoreStall, "fail when a wait (an answer, a clone catching up, the wave) makes no progress for this long")
@@ -157,13 +157,19 @@ func writeStoreText(w io.Writer, r *bench.StoreResult) error {
 		num(r.StalenessRate), r.StaleOps, r.StalenessSamples, r.StalenessP50, r.StalenessP99, r.StalenessMax)
 	fmt.Fprintf(&b, "  expiry wave: %d keys put in %.2fs, expiring %gs later, expired over %.2fs\n",
 		r.ExpiryKeys, r.ExpiryInsertSeconds, r.ExpireAfterSec, r.ExpiryWaveSeconds)
-	fmt.Fprintf(&b, "    writer puts %s /s before, %s /s during (over %d intervals), %s /s in the worst interval\n",
-		num(r.PutsBeforeWavePerSec), num(r.ExpiryWavePutsPerSec), r.ExpiryWaveIntervals, num(r.ExpiryWaveMinIntervalPerSec))
+	fmt.Fprintf(&b, "    writer puts %s /s before, %s /s during (over %d intervals), %s /s in the worst interval (%s /s in the worst before)\n",
+		num(r.PutsBeforeWavePerSec), num(r.ExpiryWavePutsPerSec), r.ExpiryWaveIntervals, num(r.ExpiryWaveMinIntervalPerSec),
+		num(r.PutsBeforeWaveMinIntervalPerSec))
 	if r.ExpiryInsertSeconds > r.ExpireAfterSec {
 		b.WriteString("    (putting the keys took longer than their expiry: the wave's start overlapped it and was not sampled)\n")
 	}
 	fmt.Fprintf(&b, "  keys: master %d (expected %d), clones %v, consistent %v\n", r.MasterKeys, r.ExpectedKeys, r.CloneKeys, r.ClonesConsistent)
 	fmt.Fprintf(&b, "  errors %d, dropped frames %d, %.1fs, CPU %.1fs\n", r.Errors, r.DroppedFrames, r.Seconds, r.CPUSec)
+	perOp := func(phase string, ops int) string {
+		return fmt.Sprintf("%s %.1f µs/op", phase, r.PhaseCPUSec[phase]*1e6/float64(max(ops, 1)))
+	}
+	fmt.Fprintf(&b, "  CPU per op (all nodes): %s, %s, %s\n", perOp(bench.PhaseLocal, r.Ops), perOp(bench.PhasePuts, r.Ops),
+		perOp(bench.PhasePutUnique, r.Ops))
 	if r.FirstError != "" {
 		fmt.Fprintf(&b, "  first error: %s\n", r.FirstError)
 	}

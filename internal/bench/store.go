@@ -89,7 +89,7 @@ type StoreConfig struct {
 	ExpireKeys  int
 	ExpireAfter time.Duration
 	// ExpireBatch is the master's node.StoreOptions.ExpireBatch, the most
-	// keys it expires per tick. Default 0: the node's default.
+	// keys it expires in one slice. Default 0: the node's default.
 	ExpireBatch int
 	// Interval is the sampling interval of the put rate around the expiry
 	// wave. Default 100 ms.
@@ -209,8 +209,11 @@ type StoreResult struct {
 	PutsBeforeWavePerSec        float64 `json:"puts_before_wave_per_sec"`
 	ExpiryWavePutsPerSec        float64 `json:"expiry_wave_puts_per_sec"`
 	ExpiryWaveMinIntervalPerSec float64 `json:"expiry_wave_min_interval_per_sec"`
-	ExpiryWaveSeconds           float64 `json:"expiry_wave_seconds"`
-	ExpiryWaveIntervals         int     `json:"expiry_wave_intervals"`
+	// PutsBeforeWaveMinIntervalPerSec is the worst interval before the
+	// wave: a stall there is not the wave's doing.
+	PutsBeforeWaveMinIntervalPerSec float64 `json:"puts_before_wave_min_interval_per_sec"`
+	ExpiryWaveSeconds               float64 `json:"expiry_wave_seconds"`
+	ExpiryWaveIntervals             int     `json:"expiry_wave_intervals"`
 
 	ExpectedKeys     int   `json:"expected_keys"`
 	MasterKeys       int   `json:"master_keys"`
@@ -226,6 +229,9 @@ type StoreResult struct {
 	DroppedFrames uint64  `json:"dropped_frames"`
 	Seconds       float64 `json:"seconds"`
 	CPUSec        float64 `json:"cpu_sec"` // this process, user + system, over the whole run
+	// PhaseCPUSec is this process's CPU time during each phase: on a
+	// shared machine, CPU per operation is steadier than rates.
+	PhaseCPUSec map[string]float64 `json:"phase_cpu_sec"`
 }
 
 // Clean reports whether every request succeeded, the master holds the
@@ -315,11 +321,16 @@ func (r *storeRun) run(ctx context.Context) error {
 		{PhaseExpiry, r.expiry},
 		{"", r.consistency},
 	}
+	r.res.PhaseCPUSec = map[string]float64{}
 	for _, s := range steps {
 		if s.phase != "" && r.c.OnPhase != nil {
 			r.c.OnPhase(s.phase, true)
 		}
+		cpu := selfCPU()
 		err := s.fn(ctx)
+		if s.phase != "" {
+			r.res.PhaseCPUSec[s.phase] = (selfCPU() - cpu).Seconds()
+		}
 		if s.phase != "" && r.c.OnPhase != nil {
 			r.c.OnPhase(s.phase, false)
 		}

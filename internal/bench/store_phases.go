@@ -267,9 +267,10 @@ func (r *storeRun) expiry(ctx context.Context) error {
 	// median of intervals: answers come in bursts (a pipeline window at a
 	// time), so single short intervals can see none.
 	ws, we := w.firstExpire.Load(), w.lastExpire.Load()
-	var wave []float64
+	var wave, before []float64
 	var beforeN, beforeNs, waveN, waveNs int64
 	for _, iv := range pre {
+		before = append(before, float64(iv.n)/(float64(iv.b-iv.a)/1e9))
 		beforeN, beforeNs = beforeN+iv.n, beforeNs+iv.b-iv.a
 	}
 	for _, iv := range post {
@@ -278,6 +279,7 @@ func (r *storeRun) expiry(ctx context.Context) error {
 			wave = append(wave, float64(iv.n)/(float64(iv.b-iv.a)/1e9))
 			waveN, waveNs = waveN+iv.n, waveNs+iv.b-iv.a
 		case iv.b <= ws:
+			before = append(before, float64(iv.n)/(float64(iv.b-iv.a)/1e9))
 			beforeN, beforeNs = beforeN+iv.n, beforeNs+iv.b-iv.a
 		}
 	}
@@ -291,6 +293,9 @@ func (r *storeRun) expiry(ctx context.Context) error {
 	r.res.ExpiryWavePutsPerSec = rate(waveN, waveNs)
 	if len(wave) > 0 {
 		r.res.ExpiryWaveMinIntervalPerSec = slices.Min(wave)
+	}
+	if len(before) > 0 {
+		r.res.PutsBeforeWaveMinIntervalPerSec = slices.Min(before)
 	}
 	r.res.ExpiryWaveIntervals = len(wave)
 	r.res.ExpiryWaveSeconds = float64(we-ws) / 1e9
