@@ -254,5 +254,6 @@ func (o *Options) Validate() error {
 // large share of the CPU. Fewer loops also put more of a relay's
 // connections on one loop, where it forwards without copying or waking
 // another thread (Peer.Forward). On the 2-core development VM one loop
-// per engine relayed 1 KiB messages about 20% faster than two (perf/README.md).
+// per engine relayed 1 KiB messages a third faster than two, 64-byte ones a
+// sixth (perf/README.md).
 func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
