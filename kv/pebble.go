@@ -390,28 +390,13 @@ func (p *Pebble) Put(key, val []byte, expireAt int64) error {
 	if p.group.on {
 		// Hot path (a master's group): appended to the group's batch, no
 		// commit and no allocation.
-		b := p.groupBatch()
-		if expireAt != 0 {
-			p.idxBuf = appendIndexKey(p.idxBuf[:0], expireAt, key)
-			b.Set(p.idxBuf, nil, nil)
-			p.indexWritten()
-		}
-		p.keyBuf = appendDataKey(p.keyBuf[:0], key)
-		p.recBuf = appendRecord(p.recBuf[:0], expireAt, val)
-		b.Set(p.keyBuf, p.recBuf, nil)
+		p.setRecord(p.groupBatch(), key, val, expireAt)
 		p.touch(key)
 		return p.flushIfLarge()
 	}
 	b := p.db.NewBatch()
 	defer b.Close()
-	if expireAt != 0 {
-		p.idxBuf = appendIndexKey(p.idxBuf[:0], expireAt, key)
-		b.Set(p.idxBuf, nil, nil)
-		p.indexWritten()
-	}
-	p.keyBuf = appendDataKey(p.keyBuf[:0], key)
-	p.recBuf = appendRecord(p.recBuf[:0], expireAt, val)
-	b.Set(p.keyBuf, p.recBuf, nil)
+	p.setRecord(b, key, val, expireAt)
 	if err := b.Commit(p.wo); err != nil {
 		return fmt.Errorf("kv: cannot write: %w", err)
 	}
@@ -758,6 +743,22 @@ func (p *Pebble) EndGroup() error {
 	}
 	p.group.err = nil
 	return err
+}
+
+// setRecord adds to b the record of key (value val, expiry expireAt) and,
+// with an expiry, its index entry. Blind: an older index entry of the key
+// stays until expiry finds it stale (see the layout in doc.go).
+//
+// Hot path: the key and record buffers are reused; no allocation.
+func (p *Pebble) setRecord(b *pebble.Batch, key, val []byte, expireAt int64) {
+	if expireAt != 0 {
+		p.idxBuf = appendIndexKey(p.idxBuf[:0], expireAt, key)
+		b.Set(p.idxBuf, nil, nil)
+		p.indexWritten()
+	}
+	p.keyBuf = appendDataKey(p.keyBuf[:0], key)
+	p.recBuf = appendRecord(p.recBuf[:0], expireAt, val)
+	b.Set(p.keyBuf, p.recBuf, nil)
 }
 
 func (p *Pebble) groupBatch() *pebble.Batch {
