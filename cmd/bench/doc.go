@@ -47,7 +47,8 @@
 // expire (expiry_wave_seconds). At the end every clone must hold as many
 // keys as the master (clones_consistent) and no request may have failed
 // (errors), or the exit status is 1. cpu_sec is this process's CPU time
-// over the run. --expire-batch sets the master's keys expired per tick;
+// over the run. --expire-batch sets the keys the master expires per slice
+// (node.StoreOptions.ExpireBatch, default 256);
 // --cpuprofile with --profile-phase profiles one phase.
 // Every wait is bounded (--stall without progress, --timeout in all), and
 // Ctrl-C stops the run and closes the nodes.
