@@ -302,19 +302,7 @@ func putDec(b []byte, o int, u uint64) int {
 		return o + 1
 	}
 	n := decLen(u)
-	i := n
-	for u >= 100 {
-		q := u / 100
-		r := (u - 100*q) * 2
-		i -= 2
-		d[i], d[i+1] = digitPairs[r], digitPairs[r+1]
-		u = q
-	}
-	if u >= 10 {
-		d[i-2], d[i-1] = digitPairs[2*u], digitPairs[2*u+1]
-	} else {
-		d[i-1] = byte('0' + u)
-	}
+	putDecDigits(d[:n], u)
 	return o + n
 }
 

@@ -158,8 +158,14 @@ func appendDec(dst []byte, u uint64) []byte {
 	n := decLen(u)
 	o := len(dst)
 	dst = growBytes(dst, n)[:o+n]
-	b := dst[o : o+n]
-	i := n
+	putDecDigits(dst[o:o+n], u)
+	return dst
+}
+
+// putDecDigits writes the decimal digits of u into b, which holds exactly
+// decLen(u) bytes, two digits at a time from the right.
+func putDecDigits(b []byte, u uint64) {
+	i := len(b)
 	for u >= 100 {
 		q := u / 100
 		r := (u - 100*q) * 2
@@ -172,7 +178,6 @@ func appendDec(dst []byte, u uint64) []byte {
 	} else {
 		b[i-1] = byte('0' + u)
 	}
-	return dst
 }
 
 // appendInt appends v in decimal, as strconv.AppendInt(dst, v, 10).
