@@ -24,7 +24,7 @@
 //
 //	weir-bench store --clones N --ops N [--window N] [--value-size B] [--sync] \
 //	    [--rate PUTS_PER_S] [--stale-ops N] [--expire-keys N] [--expire-after D] \
-//	    [--expire-batch N] [--cpuprofile FILE [--profile-phase P]] [--json]
+//	    [--expire-batch N] [--cpuprofile FILE] [--trace FILE] [--profile-phase P] [--json]
 //
 // measures a replicated data store with real nodes in this one process,
 // over TCP on 127.0.0.1: a master node (Pebble backend in a temp dir,
@@ -49,7 +49,8 @@
 // (errors), or the exit status is 1. cpu_sec is this process's CPU time
 // over the run. --expire-batch sets the keys the master expires per slice
 // (node.StoreOptions.ExpireBatch, default 256);
-// --cpuprofile with --profile-phase profiles one phase.
+// --cpuprofile and --trace (an execution trace for go tool trace) with
+// --profile-phase record one phase.
 // Every wait is bounded (--stall without progress, --timeout in all), and
 // Ctrl-C stops the run and closes the nodes.
 //

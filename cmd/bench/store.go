@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 
 	"github.com/weirio/weir/internal/bench"
@@ -44,6 +45,7 @@ func store(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		c                bench.StoreConfig
 		jsonOut, verbose bool
 		cpuprof, phase   string
+		tracefile        string
 	)
 	fs := flag.NewFlagSet("weir-bench store", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -70,14 +72,15 @@ func store(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the key order and the random reads")
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON object instead of text")
 	fs.StringVar(&cpuprof, "cpuprofile", "", "write a CPU profile of the run (or of --profile-phase) to this file")
-	fs.StringVar(&phase, "profile-phase", "", "with --cpuprofile: profile only this phase (local, puts, put_unique, gets, staleness or expiry)")
+	fs.StringVar(&tracefile, "trace", "", "write an execution trace (go tool trace) of the run (or of --profile-phase) to this file")
+	fs.StringVar(&phase, "profile-phase", "", "with --cpuprofile or --trace: profile only this phase (local, puts, put_unique, gets, staleness or expiry)")
 	fs.BoolVar(&verbose, "v", false, "log node events at info level on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	c.Log = benchLogger(stderr, verbose)
-	if cpuprof != "" {
-		stopProf, err := profile(&c, cpuprof, phase)
+	if cpuprof != "" || tracefile != "" {
+		stopProf, err := profile(&c, cpuprof, tracefile, phase)
 		if err != nil {
 			return err
 		}
@@ -102,28 +105,56 @@ func store(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 var errStoreUnclean = errors.New("store: requests failed or the stores differ (see errors, clones_consistent, master_keys)")
 
-// profile profiles the whole run, or only the named phase, into file.
-func profile(c *bench.StoreConfig, file, phase string) (stop func(), err error) {
-	f, err := os.Create(file)
-	if err != nil {
-		return nil, err
+// profile records a CPU profile into cpuFile and an execution trace into
+// traceFile (either may be empty) of the whole run, or only of the named
+// phase.
+func profile(c *bench.StoreConfig, cpuFile, traceFile, phase string) (stop func(), err error) {
+	switch phase {
+	case "", bench.PhaseLocal, bench.PhasePuts, bench.PhasePutUnique, bench.PhaseGets, bench.PhaseStaleness, bench.PhaseExpiry:
+	default:
+		return nil, fmt.Errorf("unknown phase %q", phase)
 	}
-	on := false
+	var cpuF, traceF *os.File
+	closeAll := func() {
+		for _, f := range []*os.File{cpuF, traceF} {
+			if f != nil {
+				_ = f.Close()
+			}
+		}
+	}
+	if cpuFile != "" {
+		if cpuF, err = os.Create(cpuFile); err != nil {
+			return nil, err
+		}
+	}
+	if traceFile != "" {
+		if traceF, err = os.Create(traceFile); err != nil {
+			closeAll()
+			return nil, err
+		}
+	}
+	cpuOn, traceOn := false, false
 	start := func() {
-		if !on && pprof.StartCPUProfile(f) == nil {
-			on = true
+		if cpuF != nil && !cpuOn && pprof.StartCPUProfile(cpuF) == nil {
+			cpuOn = true
+		}
+		if traceF != nil && !traceOn && trace.Start(traceF) == nil {
+			traceOn = true
 		}
 	}
 	end := func() {
-		if on {
+		if cpuOn {
 			pprof.StopCPUProfile()
-			on = false
+			cpuOn = false
+		}
+		if traceOn {
+			trace.Stop()
+			traceOn = false
 		}
 	}
-	switch phase {
-	case "":
+	if phase == "" {
 		start()
-	case bench.PhaseLocal, bench.PhasePuts, bench.PhasePutUnique, bench.PhaseGets, bench.PhaseStaleness, bench.PhaseExpiry:
+	} else {
 		c.OnPhase = func(p string, starting bool) {
 			if p != phase {
 				return
@@ -134,11 +165,8 @@ func profile(c *bench.StoreConfig, file, phase string) (stop func(), err error) 
 				end()
 			}
 		}
-	default:
-		_ = f.Close()
-		return nil, fmt.Errorf("unknown phase %q", phase)
 	}
-	return func() { end(); _ = f.Close() }, nil
+	return func() { end(); closeAll() }, nil
 }
 
 func writeStoreText(w io.Writer, r *bench.StoreResult) error {
