@@ -175,10 +175,13 @@ type Pebble struct {
 	deleted          int // keys deleted since the last compaction request
 
 	compactions, compactionErrors atomic.Uint64
-	requested, completed          atomic.Uint64 // compaction requests made; the last one a finished compaction covers
-	compact                       chan struct{} // capacity 1: a pending request
+	requested, completed          atomic.Uint64   // compaction requests made; the last one a finished compaction covers
+	compact                       chan struct{}   // capacity 1: a pending request
+	ctx                           context.Context // done at Close
 	cancel                        context.CancelFunc
-	done                          chan struct{}
+
+	filter keyFilter // see pebble_filter.go
+	done   chan struct{}
 }
 
 // OpenPebble opens (or creates) a Pebble backend.
@@ -223,7 +226,8 @@ func OpenPebble(opts PebbleOptions) (*Pebble, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
+	p.ctx, p.cancel = ctx, cancel
+	p.initFilter()
 	go p.compactLoop(ctx)
 	return p, nil
 }
@@ -324,6 +328,9 @@ func (p *Pebble) Get(key []byte) ([]byte, int64, bool, error) {
 	if p.closed {
 		return nil, 0, false, ErrClosed
 	}
+	if p.absent(key) {
+		return nil, 0, false, nil
+	}
 	if err := p.flushIfTouched(key); err != nil {
 		return nil, 0, false, err
 	}
@@ -341,6 +348,9 @@ func (p *Pebble) Get(key []byte) ([]byte, int64, bool, error) {
 func (p *Pebble) probe(key []byte) (bool, error) {
 	if p.closed {
 		return false, ErrClosed
+	}
+	if p.absent(key) {
+		return false, nil
 	}
 	if err := p.flushIfTouched(key); err != nil {
 		return false, err
@@ -400,6 +410,7 @@ func (p *Pebble) Put(key, val []byte, expireAt int64) error {
 	if err := b.Commit(p.wo); err != nil {
 		return fmt.Errorf("kv: cannot write: %w", err)
 	}
+	p.maybeRebuildFilter()
 	return nil
 }
 
@@ -407,6 +418,9 @@ func (p *Pebble) Put(key, val []byte, expireAt int64) error {
 func (p *Pebble) Delete(key []byte) (bool, error) {
 	if p.closed {
 		return false, ErrClosed
+	}
+	if p.absent(key) {
+		return false, nil
 	}
 	if err := p.flushIfTouched(key); err != nil {
 		return false, err
@@ -457,6 +471,7 @@ func (p *Pebble) Clear() error {
 	}
 	p.group.dirty = p.group.dirty || p.group.on
 	p.dropProbe()
+	p.clearFilter()
 	p.deletedKeys(max(p.opts.CompactAfter, 1)) // a range deletion: compact now
 	return nil
 }
@@ -730,6 +745,7 @@ func (p *Pebble) Close() error {
 	p.closed = true
 	p.cancel()
 	<-p.done
+	p.filter.wg.Wait() // a build holds a snapshot, which must close first
 	return errors.Join(ferr, p.db.Close())
 }
 

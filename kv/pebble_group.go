@@ -41,6 +41,9 @@ func (p *Pebble) EndGroup() error {
 	err := p.flushGroup()
 	p.dropProbe()
 	p.group.on = false
+	if err == nil {
+		p.maybeRebuildFilter()
+	}
 	if p.opts.Sync == Sync {
 		p.wo = pebble.Sync
 		if err == nil && p.group.dirty {
@@ -68,6 +71,7 @@ func (p *Pebble) setRecord(b *pebble.Batch, key, val []byte, expireAt int64) {
 	p.keyBuf = appendDataKey(p.keyBuf[:0], key)
 	p.recBuf = appendRecord(p.recBuf[:0], expireAt, val)
 	b.Set(p.keyBuf, p.recBuf, nil)
+	p.filterAdd(key)
 }
 
 func (p *Pebble) groupBatch() *pebble.Batch {

@@ -261,13 +261,19 @@ func TestPebbleCorrupt(t *testing.T) {
 			t.Errorf("decodeIndexKey(%x) = %v", k, err)
 		}
 	}
-	// A stored value that does not decode is reported, not trusted.
-	p := openPebble(t, PebbleOptions{FS: vfs.NewMem()})
-	s := newStore(t, p, Options{})
+	// A stored value that does not decode is reported, not trusted. (Written
+	// under the backend, which is then reopened, as a corrupt disk would be.)
+	mfs := vfs.NewMem()
+	p := openPebble(t, PebbleOptions{FS: mfs})
 	k := enc(str("k"))
 	if err := p.db.Set(appendDataKey(nil, k), appendRecord(nil, 0, []byte{99}), pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p = openPebble(t, PebbleOptions{FS: mfs})
+	s := newStore(t, p, Options{})
 	if _, _, err := s.Exec(NewCommand(frame.OpAdd, str("k"), cnt(1), 0), 0); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("add to a corrupt value: %v", err)
 	}
