@@ -2,7 +2,9 @@ package kv
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/weirio/weir/frame"
 )
@@ -144,4 +146,72 @@ func BenchmarkMemoryExpire(b *testing.B) {
 			b.Fatal("nothing expired")
 		}
 	}
+}
+
+// freshKeys is how many keys BenchmarkMemoryInsertFresh puts into one
+// backend before it starts over with an empty one.
+const freshKeys = 1 << 20
+
+// BenchmarkMemoryInsertFresh puts fresh keys (count encodings, 66-byte
+// string values, no expiry) into a memory backend that grows from empty
+// to 1M keys, then starts over: the cost of a new key, growth and the GC
+// work the backend's data causes included.
+func BenchmarkMemoryInsertFresh(b *testing.B) {
+	val := enc(str(string(make([]byte, 64))))
+	var kb []byte
+	var m *Memory
+	b.SetBytes(int64(9 + len(val)))
+	b.ReportAllocs()
+	for i := range b.N {
+		if i%freshKeys == 0 {
+			b.StopTimer()
+			if m != nil {
+				m.Close()
+			}
+			m = NewMemory()
+			runtime.GC()
+			b.StartTimer()
+		}
+		kb = frame.AppendValue(kb[:0], cnt(uint64(i)))
+		if err := m.Put(kb, val, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMemoryFootprint fills a memory backend with 1M keys as
+// BenchmarkMemoryInsertFresh does and reports the heap it holds per key
+// (B/key, after a GC) and how long a forced GC takes with it live
+// (gc-ms: mostly the mark phase, which scales with the pointers the
+// backend holds).
+func BenchmarkMemoryFootprint(b *testing.B) {
+	val := enc(str(string(make([]byte, 64))))
+	var kb []byte
+	var ms runtime.MemStats
+	var perKey, gcTime float64
+	for range b.N {
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		before := ms.HeapAlloc
+		b.StartTimer()
+		m := NewMemory()
+		for i := range freshKeys {
+			kb = frame.AppendValue(kb[:0], cnt(uint64(i)))
+			if err := m.Put(kb, val, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		start := time.Now()
+		runtime.GC()
+		gcTime += float64(time.Since(start).Nanoseconds()) / 1e6
+		runtime.ReadMemStats(&ms)
+		perKey += (float64(ms.HeapAlloc) - float64(before)) / freshKeys
+		runtime.KeepAlive(m)
+		m.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(perKey/float64(b.N), "B/key")
+	b.ReportMetric(gcTime/float64(b.N), "gc-ms")
 }

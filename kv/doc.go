@@ -95,10 +95,30 @@
 //
 // # Backends
 //
-// Memory keeps a map and a min-heap of the entries that expire, ordered by
-// (expiry time, key bytes); each entry knows its heap slot, so changing or
-// clearing an expiry is an O(log n) fix-up and Expire pops exactly the due
-// entries.
+// Memory keeps a hash table and a min-heap of the entries that expire,
+// ordered by (expiry time, key bytes); each entry knows its heap slot, so
+// changing or clearing an expiry is an O(log n) fix-up and Expire pops
+// exactly the due entries. None of its per-key data holds a Go pointer:
+// the garbage collector sees one block per 1024 keys or per MiB of bytes,
+// which it never scans inside, rather than an object or two per key; and
+// a new key costs no allocation of its own. The table is open
+// addressing with linear probing over uint64 slots, the entries are
+// fixed-size records in pages, and keys and values are in an arena of
+// byte chunks:
+//
+//	record          bytes  field
+//	slot            4      hash bits 63..32 (the home slot is their top log2(slots) bits)
+//	                4      entry index + 1 (a slot of 0 is empty)
+//	entry           4      arena chunk
+//	                4      offset of the key in the chunk (the value follows it)
+//	                4, 4   key length, value length
+//	                4      value room (an overwrite that fits is written in place)
+//	                4      heap position (-1: no expiry, -2: free entry)
+//	                8      expiry time (ns, 0: none)
+//
+// Replaced and removed values leave dead arena bytes; when they exceed
+// 1 MiB and the live bytes, the Put, Delete or Expire that made them so
+// copies the live ones into new chunks.
 //
 // Pebble keeps three keyspaces in one database, told apart by the first
 // byte of the Pebble key:
@@ -120,8 +140,18 @@
 // walks the due span once, reads each entry's record and deletes it if it
 // still expires at that time, and range-deletes the whole walked index
 // span in one operation, all in one batch; a stale entry costs one read,
-// once. There is no persisted key count (it would need the read); Len
+// once, and counts against Expire's max, so one call's cost is bounded
+// (each read is a plain seek: the levels' bloom filters would not skip
+// anything for a key that usually exists). There is no persisted key count (it would need the read); Len
 // counts the data keyspace. Layout 1 (with a count) is upgraded on open.
+//
+// Key filter: the backend keeps an in-memory Bloom filter of the keys it
+// has written (about 7.5 bytes per key; none past 22M keys), built in the
+// background over a snapshot at open and again whenever the keys added
+// since outnumber its capacity, so put_unique, exists, get and erase of a
+// key never written answer without reading Pebble, whose own filters do
+// not cover the memtables. It is never wrong about a key that exists;
+// see pebble_filter.go.
 //
 // Space: deleted keys leave tombstones that Pebble drops in its own time.
 // After PebbleOptions.CompactAfter deletions (default 100,000) the backend
