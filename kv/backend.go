@@ -34,7 +34,9 @@ type Backend interface {
 	// calls fn with each removed key. Its cost is proportional to the
 	// number of keys removed (for Pebble, plus the index entries later
 	// writes made stale, each examined once), not to the number of keys
-	// stored.
+	// stored. Pebble counts the stale entries it examines against max too,
+	// so that one call's cost stays bounded: it may remove fewer than max
+	// keys while more are due (call again while it removes any).
 	Expire(now int64, max int, fn func(key []byte)) (n int, err error)
 	// Sync makes every write so far durable (a no-op for memory).
 	Sync() error

@@ -397,6 +397,18 @@ func runModel(t *testing.T, seed uint64, steps int, s *Store, reopen func(*Store
 				t.Fatal(err)
 			}
 			want := m.expire(now, limit)
+			// Pebble counts the stale index entries it examines against the
+			// limit, so it may need more calls to remove as many keys; each
+			// call moves past at least one entry, and none may remove a key
+			// that is not next in line.
+			_, isPebble := s.b.(*Pebble)
+			for tries := 0; isPebble && len(got) < len(want) && limit > 0 && tries < 100; tries++ {
+				more, err := s.Expire(now, limit-len(got))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, more...)
+			}
 			if len(got) != len(want) {
 				t.Fatalf("step %d: Expire(%d, %d) = %d updates, want %d", step, now, limit, len(got), len(want))
 			}

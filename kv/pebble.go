@@ -310,9 +310,14 @@ func (p *Pebble) indexWritten() {
 
 // recordAt reads the expiry time of key's data record with the data
 // iterator it (p.keyBuf is left holding the data key).
+//
+// It seeks with SeekGE, not SeekPrefixGE: the key of an index entry
+// usually exists, so the levels' bloom filters would not skip anything,
+// and loading them costs more than the read (a filter block per table,
+// which evicts data blocks from the cache once the data outgrows it).
 func (p *Pebble) recordAt(it *pebble.Iterator, key []byte) (at int64, ok bool, err error) {
 	p.keyBuf = appendDataKey(p.keyBuf[:0], key)
-	if !it.SeekPrefixGE(p.keyBuf) {
+	if !it.SeekGE(p.keyBuf) || !bytes.Equal(it.Key(), p.keyBuf) {
 		return 0, false, it.Error()
 	}
 	r, err := it.ValueAndErr()
@@ -586,7 +591,11 @@ func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 	walked := 0
 	var dit *pebble.Iterator
 	for ok := it.First(); ok; ok = it.Next() {
-		if max > 0 && len(ends) == max {
+		// max bounds the entries examined, stale ones included: each costs
+		// a record read (a disk read once the data outgrows the cache),
+		// and a caller that slices a wave between other work (a master
+		// between requests) needs each call's cost bounded.
+		if max > 0 && walked == max {
 			end = append([]byte(nil), it.Key()...)
 			break
 		}

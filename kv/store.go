@@ -484,7 +484,9 @@ func (s *Store) applyUpdate(u Update) error {
 // Expire removes up to max keys (max <= 0: no limit) whose expiry time is
 // at or before now, earliest first, and returns an expire update for each
 // (owned by the caller). A master calls it on a timer or at NextExpiry;
-// its cost is proportional to the number of keys that expire.
+// its cost is proportional to the number of keys that expire. With the
+// Pebble backend, stale index entries count against max too (see
+// Backend.Expire): fewer than max updates do not mean that none are due.
 func (s *Store) Expire(now int64, max int) ([]Update, error) {
 	if s.closed {
 		return nil, ErrClosed

@@ -76,7 +76,8 @@ type StoreOptions struct {
 	// Tick drives expiry, heartbeats and retransmissions (answers and
 	// updates never wait for it). Default 50 ms.
 	Tick time.Duration
-	// ExpireBatch bounds the keys expired in one slice. While more keys
+	// ExpireBatch bounds the keys expired in one slice (with Pebble, the
+	// expiry index entries examined, stale ones included). While more keys
 	// are due the master expires one slice per turn of its loop, after
 	// the requests that came meanwhile, so an expiry wave is spread
 	// between requests and never stalls writes for long. Default 256.
