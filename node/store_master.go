@@ -46,7 +46,14 @@ type storeMaster struct {
 	// Topics and scratch of the sending side.
 	allTopic string
 	buf      []byte
+	// expireN is the size of the next expiry slice (see turn).
+	expireN int
 }
+
+// minExpireSlice is the time an expiry slice may take even when no
+// request was waiting: with nothing else to do, a wave advances in slices
+// of about this length, back to back.
+const minExpireSlice = 2 * time.Millisecond
 
 // masterAnswer is the answer to one request, sent after its batch commits.
 type masterAnswer struct {
@@ -281,6 +288,7 @@ func (sm *storeMaster) turn(expire bool) (more bool) {
 	sm.mu.Unlock()
 	lim := sm.s.n.opts.Net.Limits
 	now := time.Now()
+	start := now
 	if len(sm.items) > 0 {
 		// Group commit: the turn's writes go to the backend in one batch
 		// (and with Pebble in sync mode, to the disk with one fsync); only
@@ -297,9 +305,18 @@ func (sm *storeMaster) turn(expire bool) (more bool) {
 		sm.answerAll(err)
 	}
 	if expire {
-		// After the answers, so that requests never wait for a slice.
+		// After the answers, so that requests never wait for a slice. A
+		// slice gets about the time the turn's requests took (at least
+		// minExpireSlice): while requests keep coming, an expiry wave takes
+		// at most about half of the master's time, however slow its reads
+		// (a wave of keys that are no longer cached reads the disk).
+		budget := max(minExpireSlice, time.Since(start))
+		if sm.expireN <= 0 {
+			sm.expireN = sm.s.opts.ExpireBatch
+		}
+		t0 := time.Now()
 		sm.store.BeginGroup()
-		ups, err := sm.store.Expire(now.UnixNano(), sm.s.opts.ExpireBatch)
+		ups, err := sm.store.Expire(now.UnixNano(), sm.expireN)
 		if err == nil {
 			err = sm.store.EndGroup()
 		} else {
@@ -307,6 +324,11 @@ func (sm *storeMaster) turn(expire bool) (more bool) {
 		}
 		if err != nil {
 			sm.s.n.log.Error("store expiry failed", "store", sm.s.name, "err", err)
+		}
+		if d := time.Since(t0); len(ups) > 0 && d > 0 {
+			// The next slice's size from this one's cost per key.
+			per := d / time.Duration(len(ups))
+			sm.expireN = min(max(int(budget/max(per, 1)), 16), sm.s.opts.ExpireBatch)
 		}
 		for _, u := range ups {
 			sm.propose(u)
