@@ -37,6 +37,10 @@
 //     wakes the peer's loop (gnet Conn.Wake); the loop swaps the whole
 //     buffer out and writes it with one syscall. So a burst of N frames
 //     costs one wake and one write, whichever goroutine produced it.
+//     Peer.SendEncoded lets the producer encode a frame of known maximum
+//     size straight into the outbox instead (no buffer, no copy); when the
+//     outbox lacks room it queues nothing, and the producer falls back to
+//     Send, where the policy applies.
 //   - Backpressure: an outbox is bounded in frames and bytes
 //     (Options.QueueFrames, QueueBytes; defaults 8192 frames as in Zeek's
 //     cluster, 64 MiB). While the kernel has not taken more than

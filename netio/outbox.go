@@ -2,6 +2,7 @@ package netio
 
 import (
 	"encoding/binary"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,6 +136,46 @@ func (o *outbox) push(fr []byte, n int) pushResult {
 	}
 	o.mu.Unlock()
 	return res
+}
+
+// tryPushEnc appends the frame that enc appends to the slice it is given
+// — at most size bytes, encoded straight into the queue — if the queue is
+// open and has room for size bytes. ok is false, and nothing is queued,
+// otherwise: the caller then encodes the frame into a buffer of its own
+// and pushes that, and the policy applies there. enc runs under the lock.
+//
+// Hot path: one critical section; no copy and no allocation (beyond a new
+// pooled chunk when the last one is full).
+func (o *outbox) tryPushEnc(size int, enc func([]byte) []byte) (res pushResult, ok bool) {
+	o.mu.Lock()
+	if o.mu.closed || o.mu.frames+1 > o.maxFrames || o.mu.bytes+size > o.maxBytes {
+		o.mu.Unlock()
+		return 0, false
+	}
+	wasEmpty := o.mu.frames == 0
+	k := len(o.mu.chunks)
+	if k == 0 || cap(o.mu.chunks[k-1])-len(o.mu.chunks[k-1]) < size {
+		o.mu.chunks = append(o.mu.chunks, getChunk(size))
+		k++
+	}
+	c := o.mu.chunks[k-1]
+	c2 := enc(c)
+	if n := len(c2) - len(c); n > size || cap(c2) != cap(c) {
+		o.mu.Unlock()
+		panic(fmt.Sprintf("BUG: netio: an encoder wrote %d bytes past its bound of %d", n, size))
+	} else {
+		o.mu.bytes += n
+	}
+	o.mu.chunks[k-1] = c2
+	o.mu.frames++
+	o.mu.Unlock()
+	if o.waiters.Load() > 0 {
+		o.signal() // pass the turn on, as pushWait does
+	}
+	if wasEmpty {
+		return pushWake, true
+	}
+	return pushQueued, true
 }
 
 // pushControl appends a small control frame (ping, pong) regardless of the

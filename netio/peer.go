@@ -108,6 +108,24 @@ func (p *Peer) SendWait(fr []byte, wait time.Duration) error {
 	return p.result(p.out.pushWait(fr, 1, wait))
 }
 
+// SendEncoded queues one frame that enc appends to the slice it is given,
+// encoded straight into the peer's queue without a copy, if the queue has
+// room for size bytes, an upper bound of the frame's length (enc writing
+// more is a bug, and panics). It reports false, queuing nothing, when the
+// queue is closed or short of room: the caller then encodes the frame
+// itself and calls Send or SendWait, where the backpressure policy
+// applies. enc runs under the queue's lock: it must be quick and must not
+// call the peer. Safe anywhere.
+//
+// Hot path: one critical section, no copy, no allocation.
+func (p *Peer) SendEncoded(size int, enc func([]byte) []byte) (bool, error) {
+	r, ok := p.out.tryPushEnc(size, enc)
+	if !ok {
+		return false, nil
+	}
+	return true, p.result(r)
+}
+
 // sendControl queues a ping or pong outside the bounds (pushControl).
 func (p *Peer) sendControl(fr []byte) error { return p.result(p.out.pushControl(fr)) }
 

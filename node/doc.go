@@ -15,7 +15,9 @@
 // read lock-free from immutable snapshots, so subscription churn never
 // stalls the data path. A publish encodes its frame once; the same bytes
 // go to every matching peer's queue and to every matching local
-// subscription.
+// subscription. A PublishBytes for exactly one peer and no local
+// subscription (a publisher's common case) encodes the frame straight into
+// that peer's queue (netio's Peer.SendEncoded), without a buffer or a copy.
 //
 // # Semantics
 //

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -225,7 +226,10 @@ func (s *Subscription) PublishEvent(topic, name string, args ...frame.Value) err
 }
 
 func (n *Node) publishBytes(topic string, payload []byte, except *Subscription) error {
-	return n.publish(topic, except, func(dst []byte, h frame.Header) []byte {
+	// The frame's size is known in advance: header, stamp, topic, type
+	// byte, length varint and payload.
+	size := frame.HeaderSize + 16 + len(topic) + 1 + binary.MaxVarintLen64 + len(payload)
+	return n.publishSized(topic, except, size, func(dst []byte, h frame.Header) []byte {
 		return frame.AppendDataString(dst, h, unsafeBytes(topic), payload)
 	})
 }
@@ -248,9 +252,20 @@ var ErrFrameTooLarge = errors.New("node: message exceeds the frame size limit")
 // publish encodes a frame once and hands the same bytes to every matching
 // peer and local subscription.
 //
-// Hot path: the buffer is pooled, the router is read lock-free into a
-// stack array, and Peer.Send copies into the peer's queue.
+// Hot path (see publishSized for the single-peer case): the buffer is
+// pooled, the router is read lock-free into a stack array, and Peer.Send
+// copies into the peer's queue.
 func (n *Node) publish(topic string, except *Subscription, enc func([]byte, frame.Header) []byte) error {
+	return n.publishSized(topic, except, 0, enc)
+}
+
+// publishSized is publish for a frame of at most size bytes (0: not
+// known). A frame of known size for exactly one peer and no local
+// subscription — a publisher's common case — is encoded straight into
+// that peer's queue (Peer.SendEncoded), skipping the buffer and the copy.
+//
+// Hot path: as publish.
+func (n *Node) publishSized(topic string, except *Subscription, size int, enc func([]byte, frame.Header) []byte) error {
 	if len(topic) > n.opts.Net.Limits.MaxTopic {
 		return frame.ErrTopicTooLong
 	}
@@ -259,6 +274,24 @@ func (n *Node) publish(topic string, except *Subscription, enc func([]byte, fram
 	if n.stamp.Load() && !local {
 		h.Stamped, h.Origin, h.Seq = true, n.origin, n.seq.Add(1)
 	}
+	var parr [16]*netio.Peer
+	var peers []*netio.Peer
+	if !local {
+		peers = n.peers.MatchString(topic, parr[:0])
+	}
+	var sarr [16]*Subscription
+	var subs []*Subscription
+	if n.subs.Len() > 0 {
+		subs = n.subs.MatchString(topic, sarr[:0])
+	}
+	if size > 0 && size <= n.opts.Net.Limits.MaxFrame && len(peers) == 1 && len(subs) == 0 {
+		queued, _ := peers[0].SendEncoded(size, func(dst []byte) []byte { return enc(dst, h) })
+		if queued {
+			n.stats.published.Add(1)
+			return nil
+		}
+		// No room (or the peer is gone): the path below applies the policy.
+	}
 	bp := bufPool.Get().(*[]byte)
 	b := enc((*bp)[:0], h)
 	if len(b) > n.opts.Net.Limits.MaxFrame {
@@ -266,17 +299,14 @@ func (n *Node) publish(topic string, except *Subscription, enc func([]byte, fram
 		return ErrFrameTooLarge
 	}
 	n.stats.published.Add(1)
-	if !local {
-		var arr [16]*netio.Peer
-		for _, p := range n.peers.MatchString(topic, arr[:0]) {
-			if n.opts.PublishWait > 0 {
-				_ = p.SendWait(b, n.opts.PublishWait)
-			} else {
-				_ = p.Send(b)
-			}
+	for _, p := range peers {
+		if n.opts.PublishWait > 0 {
+			_ = p.SendWait(b, n.opts.PublishWait)
+		} else {
+			_ = p.Send(b)
 		}
 	}
-	n.deliverLocal(topic, b, except)
+	n.deliverLocal(subs, b, except)
 	putBuf(bp, b)
 	return nil
 }
@@ -290,20 +320,16 @@ func putBuf(bp *[]byte, b []byte) {
 	}
 }
 
-// deliverLocal hands an encoded frame of topic to the matching local
-// subscriptions. It matches the caller's topic string, not the frame's
-// copy, so the router's address hint serves a topic published again.
+// deliverLocal hands an encoded frame to subs, the local subscriptions
+// its topic matches. (The caller matched the topic string it was given,
+// not the frame's copy, so the router's address hint serves a topic
+// published again.)
 //
-// Hot path: a node without local subscriptions (a pure publisher) skips
-// the scan and the match.
-func (n *Node) deliverLocal(topic string, b []byte, except *Subscription) {
-	if n.subs.Len() == 0 {
-		return
-	}
-	var arr [16]*Subscription
-	subs := n.subs.MatchString(topic, arr[:0])
+// Hot path: no match, no scan (e.g. a publisher whose only subscription
+// is to its acks).
+func (n *Node) deliverLocal(subs []*Subscription, b []byte, except *Subscription) {
 	if len(subs) == 0 {
-		return // e.g. a publisher whose only subscription is to its acks
+		return
 	}
 	f, _, err := frame.Scan(b, &n.opts.Net.Limits)
 	if err != nil {

@@ -1,0 +1,75 @@
+package netio
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestOutboxTryPushEnc: a frame encoded straight into the queue is counted
+// at its real length, wakes the loop only into an empty queue, and is
+// refused (nothing queued) when the queue is closed or lacks room for the
+// bound; an encoder that writes past its bound is a bug and panics.
+func TestOutboxTryPushEnc(t *testing.T) {
+	fs := frames(3, 8)
+	enc := func(f []byte) func([]byte) []byte {
+		return func(dst []byte) []byte { return append(dst, f...) }
+	}
+	bound := len(fs[0]) + 32
+	o := newOutbox(2, 1<<20, DropNewest)
+	if r, ok := o.tryPushEnc(bound, enc(fs[0])); !ok || r != pushWake {
+		t.Fatalf("first: %v %v, want wake", r, ok)
+	}
+	if r, ok := o.tryPushEnc(bound, enc(fs[1])); !ok || r != pushQueued {
+		t.Fatalf("second: %v %v, want queued", r, ok)
+	}
+	if frames, b := o.depth(); frames != 2 || b != len(fs[0])+len(fs[1]) {
+		t.Fatalf("depth %d frames %d bytes, want 2 and %d", frames, b, len(fs[0])+len(fs[1]))
+	}
+	// The frame bound: refused, nothing queued, nothing dropped.
+	if _, ok := o.tryPushEnc(bound, enc(fs[2])); ok {
+		t.Fatal("third frame queued past maxFrames")
+	}
+	cs, n := o.take()
+	if got, want := joined(cs), append(append([]byte(nil), fs[0]...), fs[1]...); n != 2 || !bytes.Equal(got, want) {
+		t.Fatalf("took %d frames %x, want 2 frames %x", n, got, want)
+	}
+	o.give(cs)
+	if o.dropped.Load() != 0 {
+		t.Fatalf("dropped %d", o.dropped.Load())
+	}
+
+	// The byte bound counts the encoder's bound, not what it will write.
+	small := newOutbox(100, 2*len(fs[0]), DropNewest)
+	if _, ok := small.tryPushEnc(2*len(fs[0])+1, enc(fs[0])); ok {
+		t.Fatal("queued a frame whose bound exceeds the byte limit")
+	}
+	if _, ok := small.tryPushEnc(len(fs[0]), enc(fs[0])); !ok {
+		t.Fatal("refused a frame within the byte limit")
+	}
+
+	// A frame larger than the last chunk's room goes into a new chunk.
+	big := newOutbox(1000, 1<<30, DropNewest)
+	payload := strings.Repeat("x", chunkSize-100)
+	for range 3 {
+		if _, ok := big.tryPushEnc(len(payload), func(dst []byte) []byte { return append(dst, payload...) }); !ok {
+			t.Fatal("refused")
+		}
+	}
+	if cs, n := big.take(); n != 3 || len(cs) != 3 || len(joined(cs)) != 3*len(payload) {
+		t.Fatalf("took %d frames in %d chunks, %d bytes", n, len(cs), len(joined(cs)))
+	}
+
+	o.close()
+	if _, ok := o.tryPushEnc(bound, enc(fs[0])); ok {
+		t.Fatal("queued into a closed queue")
+	}
+
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "past its bound") {
+			t.Fatalf("an encoder past its bound: recovered %v, want the BUG panic", r)
+		}
+	}()
+	liar := newOutbox(10, 1<<20, DropNewest)
+	liar.tryPushEnc(4, enc(fs[0]))
+}
