@@ -110,17 +110,23 @@ func TestPickHRWDeterministic(t *testing.T) {
 // TestPickHRWGolden pins the assignment of a few keys for bigLayout: every
 // node of a cluster, whatever its weir version, must agree on it. A change
 // here means nodes of different versions would disagree on key owners.
+//
+// The values are those of hrw's score function version 2 (hrw/doc.go),
+// which replaced version 1 on purpose (a cheaper per-member mix): nodes
+// running version 1 and version 2 disagree on owners. The last key was
+// added with it so that every proxy owns one of the pinned keys.
 func TestPickHRWGolden(t *testing.T) {
 	l := mustParse(t, bigLayout)
 	ps := NewPools(l)
 	allAlive(t, ps, l, false)
 	p := ps.Pool(frame.RoleProxy)
 	want := map[string]string{
-		"10.0.0.1":    "proxy-2",
-		"192.168.1.1": "proxy-1",
+		"10.0.0.1":    "proxy-1",
+		"192.168.1.1": "proxy-3",
 		"example.com": "proxy-3",
 		"":            "proxy-1",
 		"key-42":      "proxy-1",
+		"192.168.1.2": "proxy-2",
 	}
 	for k, w := range want {
 		if got, _ := p.PickHRWString(k); got != w {

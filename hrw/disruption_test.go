@@ -102,7 +102,7 @@ func rankOf(p *Pool, m Member, key []byte) cand {
 	if !ok {
 		panic("BUG: member not live: " + m.Name)
 	}
-	h := mix64(hashKey(key) ^ s.hm[i])
+	h := mum(hashKey(key)^mixKey, s.fac[i])
 	return cand{s: score(m.Weight, h), h: h, i: i}
 }
 

@@ -9,7 +9,7 @@
 // # Properties
 //
 //   - Deterministic: a score depends only on the key, the member's name and
-//     its weight, through a fixed hash with no per-process seed and floating
+//     its weight, through fixed hashes with no per-process seed and floating
 //     point that is bit-identical on every GOARCH (below). Every node of a
 //     cluster that agrees on the members picks the same owner for a key.
 //   - Minimal disruption, exactly: a member's score for a key does not depend
@@ -18,24 +18,42 @@
 //   - Proportional: a member's expected share of keys is its weight divided
 //     by the sum of the live weights.
 //
-// # Score function (version 1)
+// # Score function (version 2)
 //
 // Changing any line of this moves keys between the members of a running
 // cluster whose nodes run different versions; golden_test.go pins it.
 //
-//	hm    = XXH64(name, seed 0)          once, when the member is added
-//	hk    = XXH64(key,  seed 0)          once per pick
-//	h     = mix64(hk XOR hm)             per member; mix64 is the SplitMix64
-//	                                     finalizer (a bijection):
+//	hm    = XXH64(name, seed 0)           once, when the member is added
+//	f     = mix64(hm) XOR 0xe7037ed1a0b428db
+//	                                      once, when the member is added;
+//	                                      mix64 is the SplitMix64 finalizer
+//	                                      (a bijection):
 //	          z ^= z >> 30; z *= 0xbf58476d1ce4e5b9
 //	          z ^= z >> 27; z *= 0x94d049bb133111eb
 //	          z ^= z >> 31
-//	u     = (2*(h >> 12) + 1) / 2^53     in [2^-53, 1-2^-53], exact in float64
-//	score = weight / -ln(u)              float64; see below for ln
+//	hk    = XXH64(key, seed 0)            once per pick
+//	a     = hk XOR 0xa0761d6478bd642f     once per pick
+//	h     = hi XOR lo, where hi:lo is the 128-bit product a*f
+//	                                      per member (wyhash's "mum")
+//	u     = (2*(h >> 12) + 1) / 2^53      in [2^-53, 1-2^-53], exact in float64
+//	score = weight / -ln(u)               float64; see below for ln
 //
 // The member with the highest score wins. Equal scores are won by the higher
-// h, and equal h (possible only if two names have the same XXH64) by the
+// h, and equal h (for every key if two names have the same XXH64, else by
+// chance, with probability 2^-64 for a given key and pair of members) by the
 // name that sorts first bytewise. PickN returns members in this same order.
+//
+// Version 2 replaced version 1, whose per-member step was h = mix64(hk XOR
+// hm): two dependent multiplies per member, where version 2 does one, its
+// operand f computed when the member is added. The product alone, on hm
+// instead of mix64(hm), would not do: members whose name hashes are close
+// (one bit apart, say) would get nearly the same high half and low halves
+// that differ by a multiple of a, and so would be ranked alike from key to
+// key; mix64 spreads such hashes first (the tests check it). An operand of
+// zero makes h = 0: a key whose XXH64 is 0xa0761d6478bd642f ties all
+// members (the first name wins it), and a member whose mix64(hm) is
+// 0xe7037ed1a0b428db has the lowest h for every key (it owns almost none);
+// either happens with probability 2^-64.
 //
 // Why the weights are exact: for a random key, u is uniform on (0,1), so
 // -ln(u)/weight is exponentially distributed with rate weight, and the

@@ -20,7 +20,7 @@ func Example() {
 	// Every node with the same members picks the same owner for a key.
 	m, ok := pool.PickString("10.0.0.1")
 	fmt.Println(m.Name, ok)
-	// Output: proxy-2 true
+	// Output: proxy-1 true
 }
 
 func ExamplePool_SetAlive() {
@@ -46,9 +46,9 @@ func ExamplePool_SetAlive() {
 	_ = pool.SetAlive("proxy-2", true)
 	show()
 	// Output:
-	// proxy-1 proxy-1 proxy-3 proxy-2 proxy-3 proxy-3
-	// proxy-1 proxy-1 proxy-3 proxy-3 proxy-3 proxy-3
-	// proxy-1 proxy-1 proxy-3 proxy-2 proxy-3 proxy-3
+	// proxy-1 proxy-3 proxy-3 proxy-3 proxy-1 proxy-2
+	// proxy-1 proxy-3 proxy-3 proxy-3 proxy-1 proxy-3
+	// proxy-1 proxy-3 proxy-3 proxy-3 proxy-1 proxy-2
 }
 
 func ExamplePool_PickN() {
@@ -65,9 +65,9 @@ func ExamplePool_PickN() {
 		fmt.Println(stream, dst[0].Name, dst[1].Name)
 	}
 	// Output:
-	// conn logger-1 logger-2
-	// dns logger-2 logger-3
-	// http logger-3 logger-1
+	// conn logger-2 logger-1
+	// dns logger-2 logger-1
+	// http logger-2 logger-3
 }
 
 func ExampleNew_errors() {

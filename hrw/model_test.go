@@ -26,7 +26,7 @@ func modelTop(members []Member, key []byte, n int) []Member {
 	hk := xxhash.Sum64(key)
 	for _, m := range members {
 		if m.Alive {
-			h := mix64(hk ^ xxhash.Sum64String(m.Name))
+			h := mix(hk, xxhash.Sum64String(m.Name))
 			rs = append(rs, ranked{m, score(m.Weight, h), h})
 		}
 	}

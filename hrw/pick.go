@@ -38,7 +38,7 @@ func (p *Pool) PickNString(dst []Member, key string, n int) []Member {
 }
 
 func (s *snapshot) pick(hk uint64) (Member, bool) {
-	if s == nil || len(s.hm) == 0 {
+	if s == nil || len(s.fac) == 0 {
 		return Member{}, false
 	}
 	return s.live[s.best(hk)], true
@@ -50,21 +50,23 @@ func (s *snapshot) pick(hk uint64) (Member, bool) {
 // With equal weights the score is a non-decreasing function of the mixed
 // hash h, so the member with the highest h also has the highest score and
 // wins the tie-break on h (doc.go). Members are in name order and only a
-// strictly higher h replaces the best, so a full tie (two names with the same
-// xxhash) goes to the smaller name. The loop is written out here rather than
-// in a function of its own so that a pick costs one call.
+// strictly higher h replaces the best, so a full tie (equal h) goes to the
+// smaller name. The loop is written out here rather than in a function of
+// its own so that a pick costs one call.
+//
+// Hot path: per member, a load, a multiply (mum) and a compare; no
+// logarithm, no allocation.
 func (s *snapshot) best(hk uint64) int {
 	if !s.equal {
 		return s.bestWeighted(hk)
 	}
-	hm := s.hm
-	bh, bi := mix64(hk^hm[0]), 0
-	// Two members per iteration: the two mixes overlap, and the loop
-	// overhead halves (about 15% faster with 16 members). The compares stay
-	// in index order. Slicing rest lets the compiler drop the bounds checks.
-	rest, i := hm[1:], 1
-	for ; len(rest) >= 2; rest, i = rest[2:], i+2 {
-		h0, h1 := mix64(hk^rest[0]), mix64(hk^rest[1])
+	a, fac := hk^mixKey, s.fac
+	bh, bi := mum(a, fac[0]), 0
+	// Two members per iteration: the two multiplies overlap, and the loop
+	// overhead halves. The compares stay in index order.
+	i := 1
+	for ; i+1 < len(fac); i += 2 {
+		h0, h1 := mum(a, fac[i]), mum(a, fac[i+1])
 		if h0 > bh {
 			bh, bi = h0, i
 		}
@@ -72,18 +74,18 @@ func (s *snapshot) best(hk uint64) int {
 			bh, bi = h1, i+1
 		}
 	}
-	if len(rest) == 1 && mix64(hk^rest[0]) > bh {
+	if i < len(fac) && mum(a, fac[i]) > bh {
 		bi = i
 	}
 	return bi
 }
 
 func (s *snapshot) bestWeighted(hk uint64) int {
-	hm, w := s.hm, s.w[:len(s.hm)]
-	bh := mix64(hk ^ hm[0])
+	a, fac, w := hk^mixKey, s.fac, s.w[:len(s.fac)]
+	bh := mum(a, fac[0])
 	bs, bi := score(w[0], bh), 0
-	for i := 1; i < len(hm); i++ {
-		h := mix64(hk ^ hm[i])
+	for i := 1; i < len(fac); i++ {
+		h := mum(a, fac[i])
 		if !canBeat(w[i], h, bs) {
 			continue // most members: no logarithm needed
 		}
@@ -98,10 +100,10 @@ func (s *snapshot) bestWeighted(hk uint64) int {
 const maxStackN = 16
 
 func (s *snapshot) appendTop(dst []Member, hk uint64, n int) []Member {
-	if s == nil || n <= 0 || len(s.hm) == 0 {
+	if s == nil || n <= 0 || len(s.fac) == 0 {
 		return dst
 	}
-	n = min(n, len(s.hm))
+	n = min(n, len(s.fac))
 	switch {
 	case n == 1:
 		return append(dst, s.live[s.best(hk)])
@@ -119,9 +121,9 @@ func (s *snapshot) appendTop(dst []Member, hk uint64, n int) []Member {
 func (s *snapshot) appendTopEqual(dst []Member, hk uint64, n int) []Member {
 	var hs [maxStackN]uint64
 	var is [maxStackN]int32
-	k := 0
-	for i, m := range s.hm {
-		h := mix64(hk ^ m)
+	a, k := hk^mixKey, 0
+	for i, f := range s.fac {
+		h := mum(a, f)
 		if k == n {
 			if h <= hs[n-1] {
 				continue
@@ -146,10 +148,10 @@ func (s *snapshot) appendTopWeighted(dst []Member, hk uint64, n int) []Member {
 	var ss [maxStackN]float64
 	var hs [maxStackN]uint64
 	var is [maxStackN]int32
-	w := s.w[:len(s.hm)]
-	k := 0
-	for i, m := range s.hm {
-		h := mix64(hk ^ m)
+	w := s.w[:len(s.fac)]
+	a, k := hk^mixKey, 0
+	for i, f := range s.fac {
+		h := mum(a, f)
 		if k == n && !canBeat(w[i], h, ss[n-1]) {
 			continue
 		}
@@ -195,9 +197,10 @@ func (a cand) beats(b cand) bool {
 
 // appendSorted is appendTop for large n: rank every live member and sort.
 func (s *snapshot) appendSorted(dst []Member, hk uint64, n int) []Member {
-	cs := make([]cand, len(s.hm))
-	for i, hm := range s.hm {
-		cs[i] = cand{h: mix64(hk ^ hm), i: i}
+	cs := make([]cand, len(s.fac))
+	a := hk ^ mixKey
+	for i, f := range s.fac {
+		cs[i] = cand{h: mum(a, f), i: i}
 		if !s.equal {
 			cs[i].s = score(s.w[i], cs[i].h)
 		}

@@ -64,7 +64,7 @@ type snapshot struct {
 
 	// The live members, sorted by name, as parallel slices so the pick loop
 	// reads 8 bytes per member.
-	hm   []uint64  // xxhash64 of the name
+	fac  []uint64  // factor(xxhash64 of the name): the member's operand of mix
 	w    []float64 // weight
 	live []Member  // what picks return
 
@@ -203,7 +203,7 @@ func newSnapshot(all []entry) *snapshot {
 		if len(s.w) > 0 && e.m.Weight != s.w[0] {
 			s.equal = false
 		}
-		s.hm = append(s.hm, e.hm)
+		s.fac = append(s.fac, factor(e.hm))
 		s.w = append(s.w, e.m.Weight)
 		s.live = append(s.live, e.m)
 	}

@@ -10,9 +10,39 @@ import (
 // code pick other owners than the ones that run the old. The golden tests in
 // golden_test.go pin it.
 
+// The constants of mix, wyhash's first two secrets (odd, 32 bits set in
+// each): XORed into the key's hash and the member's, they keep a hash of
+// 0 (or one that mix64 maps to 0) from zeroing every product.
+const (
+	mixKey    = 0xa0761d6478bd642f
+	mixMember = 0xe7037ed1a0b428db
+)
+
+// mix returns h, the per-member hash of doc.go, for the key's hash hk and
+// the member's name hash hm: the 128-bit product of hk^mixKey and
+// factor(hm), folded by XORing its two halves (wyhash's "mum"). The pick
+// loops compute its two operands once per pick and once per member, and
+// do only the multiply (mum) per member.
+func mix(hk, hm uint64) uint64 {
+	return mum(hk^mixKey, factor(hm))
+}
+
+// factor returns the member's operand of mix, computed once when a member
+// is added. The product alone would rank members whose operands are close
+// (differing in a few low bits, say) alike from one key to the next: their
+// high halves are nearly equal and their low halves differ by a multiple of
+// the key's operand. Two name hashes that differ in one bit are close, so
+// each is first spread by mix64, a bijection with full avalanche; operands
+// that are close after that would take names chosen to invert XXH64 and
+// mix64, which the deterministic, unseeded design does not guard against
+// anyway.
+func factor(hm uint64) uint64 {
+	return mix64(hm) ^ mixMember
+}
+
 // mix64 is the SplitMix64 finalizer (Stafford's "Mix13" constants): a
-// bijection on uint64 with full avalanche. It spreads hk^hm so that the
-// scores of one key under different members look independent.
+// bijection on uint64 with full avalanche. (In version 1 of the score
+// function it was the per-member mix, on hk^hm.)
 func mix64(z uint64) uint64 {
 	z ^= z >> 30
 	z *= 0xbf58476d1ce4e5b9
@@ -20,6 +50,15 @@ func mix64(z uint64) uint64 {
 	z *= 0x94d049bb133111eb
 	z ^= z >> 31
 	return z
+}
+
+// mum returns the XOR of the high and low halves of the 128-bit product
+// a*b.
+//
+// Hot path: inlined, one MULQ and one XOR per member.
+func mum(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }
 
 // score is the weighted score of a member with weight w whose mixed hash for

@@ -158,8 +158,12 @@ func unmix64(z uint64) uint64 {
 	return unshift(z, 30)
 }
 
+// tieKey is a key hash whose operand in mix is 1 (tieKey^mixKey), so that
+// mix(tieKey, hm) = factor(hm), which unmix64 inverts.
+const tieKey = mixKey ^ 1
+
 // TestTieBreaks builds members whose scores tie, by choosing their name
-// hashes hm (for key hash 0, h = mix64(hm)).
+// hashes hm so that their h for the key hash tieKey are the given ones.
 func TestTieBreaks(t *testing.T) {
 	for _, z := range []uint64{1, 0x1234_5678_9abc_d000, math.MaxUint64 - 1} {
 		if unmix64(mix64(z)) != z {
@@ -168,7 +172,11 @@ func TestTieBreaks(t *testing.T) {
 	}
 	const top = 0xfedc_ba98_7654_3000 // h>>12 equal for top..top+4095
 	mk := func(name string, w float64, h uint64) entry {
-		return entry{m: Member{Name: name, Weight: w, Alive: true}, hm: unmix64(h)}
+		hm := unmix64(h ^ mixMember)
+		if got := mix(tieKey, hm); got != h {
+			t.Fatalf("mix(tieKey, %#x) = %#x, want %#x", hm, got, h)
+		}
+		return entry{m: Member{Name: name, Weight: w, Alive: true}, hm: hm}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -186,11 +194,11 @@ func TestTieBreaks(t *testing.T) {
 		{"hash tie, weighted path", []entry{mk("a", 1, top), mk("b", 1, top), mk("c", 5, 1<<20)}, "a"},
 	} {
 		s := newSnapshot(tc.entries)
-		if m, _ := s.pick(0); m.Name != tc.want {
+		if m, _ := s.pick(tieKey); m.Name != tc.want {
 			t.Errorf("%s: Pick = %s, want %s", tc.name, m.Name, tc.want)
 		}
 		for _, n := range []int{2, 40} { // stack and sorting paths of PickN
-			if got := s.appendTop(nil, 0, n); got[0].Name != tc.want {
+			if got := s.appendTop(nil, tieKey, n); got[0].Name != tc.want {
 				t.Errorf("%s: PickN(%d) = %v, want %s first", tc.name, n, got, tc.want)
 			}
 		}
