@@ -67,40 +67,55 @@
 // over ids, on the stack up to 4096 subscribers, pooled beyond.
 //
 // Cache. A table of Options.CacheSize atomic pointers, in sets of two
-// indexed by a hash of the topic, holds immutable entries {topic,
-// generation, subscribers}. (Two slots per set, adjacent in memory: with one,
-// two hot topics that hash to the same slot would evict each other on every
-// call, and a few percent of such misses cost more than all the hits.) A hit
-// is a hash, two or three atomic loads and a compare, no lock and no
-// allocation. Each published snapshot has a new generation, and an entry
-// is used only if its generation is the current one, so a write invalidates
-// the whole cache in O(1) without touching it and without stopping readers;
-// each topic is recomputed at its next Match. A miss allocates the new entry;
-// where the result is one node's list of two or more subscribers (an array
-// of its own), the entry shares it rather than copying it.
+// indexed by a hash of the topic, holds immutable entries {hash, generation,
+// topic, subscribers}. (Two slots per set, adjacent in memory: with one, two
+// hot topics that hash to the same slot would evict each other on every
+// call, and a few percent of such misses cost more than all the hits.)
+// Empty slots hold a blank entry of generation 0, which is never current,
+// so a lookup tests no nil pointer. A hit is a hash, two or three atomic
+// loads and a compare, no lock and no allocation. Each published snapshot
+// has a new generation, and an entry is used only if its generation is the
+// current one, so a write invalidates the whole cache in O(1) without
+// touching it and without stopping readers; each topic is recomputed at its
+// next Match. A miss allocates the new entry (one object: a topic of up to
+// 32 bytes is copied into the entry itself); where the result is one node's
+// list of two or more subscribers (an array of its own), the entry shares
+// it rather than copying it.
 //
-// MatchString also keeps address hints: a second table, half the size,
+// Hash and compare. The hash is XXH64 of the topic (seed 0), the design
+// card's hash for router caches. It is not keyed, so a peer that knows it
+// can choose topics that crowd one set; that costs cache misses (the
+// bounded trie walk), never a wrong result: the compare is exact. A topic
+// of up to 32 bytes is compared as four 8-byte words (words: its first 16
+// and last 16 bytes, overlapping unless it has 32; fewer, shorter loads
+// below 16 bytes), which cover all of its bytes: the compare on a hit
+// loads the same words from the entry's copy of the topic, which is inside
+// the entry (no pointer to follow), and compares them and the length;
+// longer topics compare bytes (sameBytes). For the common lengths, 8 to 32
+// bytes, Match does the lookup inline, with no call but the hash when the
+// result has one subscriber and dst has room for it.
+//
+// XXH64 of a 30-byte topic is about half of a cached hit (some 12 of
+// 25 ns on the development VM). A keyed multiply hash in the manner of
+// wyhash made hits 2-3 times cheaper in a trial (issue #3), but the design
+// card names xxhash for router caches, so the cache keeps it; MatchString's
+// address hints and Memo (below) are the hash-free hits.
+//
+// MatchString also keeps address hints: a second table, one slot per set,
 // indexed by the string's address and length instead of a hash of its
 // bytes, pointing at the entry that string found last. A publisher that
 // passes the same topic string again (a constant, or one built once) skips
 // the hash: a hit is a multiply, two atomic loads and the compare. The
-// compare against the entry's own copy keeps the hint exact whatever string
-// lives at that address now; the table holds addresses as numbers, so it
-// keeps no caller's string alive. Topics compare eight bytes at a time
-// inline (sameBytes) rather than through a runtime call.
+// compare against the entry's copy of the topic keeps the hint exact
+// whatever string lives at that address now; the table holds addresses as
+// numbers, so it keeps no caller's string alive. Topics of 16 to 32 bytes
+// compare as four words, inline, others eight bytes at a time in sameBytes
+// rather than through a runtime call; so does a Memo's.
 //
 // A Memo is the per-stream equivalent: one caller's (one connection's)
 // last topic and result, checked by a compare and the generation, with no
 // hash and no shared memory written (MatchMemo). The node keeps one per
 // peer for the frames it receives, which mostly repeat a topic.
-//
-// The cache hashes topics with xxhash, as the design's dependency card
-// prescribes for router caches. It is unseeded, so a peer could choose
-// topics that share a cache slot; that costs only cache misses (the
-// bounded trie walk), never a wrong result. (Measured alternative: the
-// standard library's seeded hash/maphash made a cached match about 3% faster
-// on the development machine — 30.1 vs 31.0 ns, same-run medians — too
-// little to justify leaving the design card.)
 //
 // Costs: Match on a cache hit, O(len(topic)); on a miss, O(depth) node visits
 // plus the result. A write, O(depth) node copies plus O(subscribers of the

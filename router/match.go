@@ -5,19 +5,40 @@ import (
 	"slices"
 	"sync/atomic"
 	"unsafe"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // entry is one match-cache entry: the result of matching topic against the
 // snapshot of generation gen. Entries are immutable once stored; a slot is
-// replaced, never edited, so readers need no lock.
+// replaced, never edited, so readers need no lock. Empty slots hold the
+// router's blank entry, whose generation 0 is never current, so a lookup
+// needs no nil check.
 type entry[S comparable] struct {
 	hash  uint64
 	gen   uint64
-	topic string
-	subs  []S // read-only; often shared with a trie node
+	topic string // a copy of the topic, in buf if it has at most shortTopic bytes
+	subs  []S    // read-only; often shared with a trie node
+	buf   [shortTopic]byte
 }
+
+// newEntry returns an entry for topic. Its copy of the topic is in the
+// entry itself when it fits, so that a miss allocates one object, not two;
+// a longer topic is copied unless old, an earlier copy, is given.
+func newEntry[S comparable](h, gen uint64, topic []byte, old string, subs []S) *entry[S] {
+	e := &entry[S]{hash: h, gen: gen, subs: subs}
+	switch {
+	case len(topic) <= shortTopic:
+		n := copy(e.buf[:], topic)
+		e.topic = unsafe.String(&e.buf[0], n)
+	case old != "":
+		e.topic = old
+	default:
+		e.topic = string(topic)
+	}
+	return e
+}
+
+// cacheSet is a set of the match cache: two slots, adjacent in memory.
+type cacheSet[S comparable] [2]atomic.Pointer[entry[S]]
 
 // Match appends to dst every subscriber with at least one prefix of topic,
 // each once, in no particular order, and returns the extended slice. topic
@@ -27,50 +48,109 @@ type entry[S comparable] struct {
 // an atomic pointer, so concurrent writers never stall it, and it sees each
 // Apply entirely or not at all.
 //
-// Hot path: a cache hit is one hash, two or three atomic loads, a comparison
-// and an append; with len(dst) + len(result) <= cap(dst) it allocates nothing.
-// A miss walks the trie (no allocation either, for a pre-sized dst) and then
-// allocates the new cache entry.
+// Hot path: a cache hit of a topic of 8 to 32 bytes is two or four loads of
+// the topic, two multiplies (the hash), two or three atomic loads, a
+// compare of as many words and an append, and calls nothing when the
+// result has one subscriber and dst has room for it (other lengths cost a
+// few calls more); with len(dst) + len(result) <= cap(dst) it allocates
+// nothing. A miss walks the trie (no allocation either, for a pre-sized
+// dst) and then allocates the new cache entry.
 func (r *Router[S]) Match(topic []byte, dst []S) []S {
-	return r.match(r.snap.Load(), topic, dst)
-}
-
-// match is Match against the snapshot snap.
-func (r *Router[S]) match(snap *snapshot[S], topic []byte, dst []S) []S {
-	if len(topic) <= r.maxTopic {
-		// lookup, by hand: generic code is not inlined past a small budget.
-		h := xxhash.Sum64(topic)
-		set := r.cache[h&r.mask : h&r.mask+2]
+	snap := r.snap.Load()
+	// One compare for 8 <= n <= min(shortTopic, maxTopic): fastLens is
+	// the number of such lengths, 0 when there are none.
+	if n := len(topic); uint(n-8) < uint(r.fastLens) {
+		// lookup, by hand, for the common topic lengths: generic code is
+		// not inlined past a small budget, and neither is words. Every
+		// other case, and a miss, is match's.
+		var w0, w1, w2, w3 uint64
+		if n >= 16 {
+			w0, w1, w2, w3 = load64(topic, 0), load64(topic, 8), load64(topic, n-16), load64(topic, n-8)
+		} else {
+			w0, w1 = load64(topic, 0), load64(topic, n-8)
+		}
+		h := cacheHash(topic)
+		set := &r.sets[h&r.setMask]
 		e := set[0].Load()
-		if e == nil || e.hash != h {
+		if e.hash != h {
 			e = set[1].Load()
 		}
-		if e != nil && e.hash == h && e.gen == snap.gen && sameBytes(e.topic, bytesString(topic)) {
-			return append(dst, e.subs...)
+		// Same length and words is the same topic (words), and then the
+		// same hash: e.hash need not be compared again. The entry's copy
+		// is in its own buf: no pointer to follow.
+		b := e.buf[:]
+		if e.gen == snap.gen && len(e.topic) == n && load64(b, 0) == w0 &&
+			(n >= 16 && load64(b, 8) == w1 && load64(b, n-16) == w2 && load64(b, n-8) == w3 ||
+				n < 16 && load64(b, n-8) == w1) {
+			// The common one-subscriber result into a dst with room:
+			// no call to memmove, nor to growslice.
+			if subs := e.subs; len(subs) == 1 && len(dst) < cap(dst) {
+				dst = dst[:len(dst)+1]
+				dst[len(dst)-1] = subs[0]
+				return dst
+			}
+			return appendSubs(dst, e.subs)
 		}
 		return r.fill(snap, h, topic, dst)
 	}
-	dst, _, _ = collect(snap, topic, dst)
-	return dst
+	return r.match(snap, topic, dst)
+}
+
+// appendSubs is append(dst, subs...) without the call to memmove for the
+// common result of one subscriber.
+func appendSubs[S comparable](dst, subs []S) []S {
+	if len(subs) == 1 {
+		return append(dst, subs[0])
+	}
+	return append(dst, subs...)
+}
+
+// match is Match against the snapshot snap, without Match's inlined hit
+// path for short topics.
+func (r *Router[S]) match(snap *snapshot[S], topic []byte, dst []S) []S {
+	if len(topic) > r.maxTopic {
+		dst, _, _ = collect(snap, topic, dst)
+		return dst
+	}
+	e, h := r.lookup(snap, topic)
+	if e == nil {
+		return r.fill(snap, h, topic, dst)
+	}
+	return appendSubs(dst, e.subs)
 }
 
 // lookup returns the current cache entry for topic, or nil, and the topic's
 // hash. The caller has checked that the cache is on and takes the topic.
 // Match has its own copy of these lines.
 //
-// Hot path: one hash, one or two atomic loads; the topic comparison does not
-// allocate.
+// Hot path: one hash, two or three atomic loads; the topic comparison does
+// not allocate.
 func (r *Router[S]) lookup(snap *snapshot[S], topic []byte) (*entry[S], uint64) {
-	h := xxhash.Sum64(topic)
-	set := r.cache[h&r.mask : h&r.mask+2]
-	e := set[0].Load()
-	if e == nil || e.hash != h {
-		e = set[1].Load()
+	n := len(topic)
+	if n > shortTopic {
+		h := cacheHash(topic)
+		e := r.probe(h)
+		if e.hash == h && e.gen == snap.gen && e.topic == string(topic) {
+			return e, h
+		}
+		return nil, h
 	}
-	if e != nil && e.hash == h && e.gen == snap.gen && sameBytes(e.topic, bytesString(topic)) {
+	h := cacheHash(topic)
+	e := r.probe(h)
+	if e.hash == h && e.gen == snap.gen && sameBytes(e.topic, bytesString(topic)) {
 		return e, h
 	}
 	return nil, h
+}
+
+// probe returns the entry of h's set whose hash is h, if there is one, else
+// the set's second entry.
+func (r *Router[S]) probe(h uint64) *entry[S] {
+	set := &r.sets[h&r.setMask]
+	if e := set[0].Load(); e.hash == h {
+		return e
+	}
+	return set[1].Load()
 }
 
 // MatchString is Match for a topic held in a string. Safe for concurrent
@@ -78,20 +158,38 @@ func (r *Router[S]) lookup(snap *snapshot[S], topic []byte) (*entry[S], uint64) 
 //
 // Hot path: the string is viewed as bytes without a copy.
 func (r *Router[S]) MatchString(topic string, dst []S) []S {
-	if len(topic) <= r.maxTopic {
-		// The address hint: a slot chosen by where the string lives, not by
-		// its content, so a topic string used again costs no hash. The
-		// content compare keeps it exact whatever now lives at that address.
-		slot := &r.byAddr[addrHash(topic)>>r.addrShift]
-		snap := r.snap.Load()
-		if e := slot.Load(); e != nil && e.gen == snap.gen && sameBytes(e.topic, topic) {
-			return append(dst, e.subs...)
-		}
-		return r.matchAddrMiss(snap, slot, topic, dst)
-	}
-	// Match only reads topic and copies it before keeping it, so the
+	n := len(topic)
+	// Match only reads topic and copies it before keeping it, so this
 	// read-only byte view of the string's memory is never written.
-	return r.Match(unsafe.Slice(unsafe.StringData(topic), len(topic)), dst)
+	b := unsafe.Slice(unsafe.StringData(topic), n)
+	if n > r.maxTopic {
+		return r.Match(b, dst)
+	}
+	// The address hint: a slot chosen by where the string lives, not by its
+	// content, so a topic string used again costs no hash. The content
+	// compare keeps it exact whatever now lives at that address.
+	slot := &r.byAddr[addrHash(topic)>>r.addrShift]
+	snap := r.snap.Load()
+	if e := slot.Load(); e.gen == snap.gen && len(e.topic) == n {
+		var same bool
+		if uint(n-16) <= shortTopic-16 {
+			// By hand, as in Match: sameBytes is not inlined.
+			t := e.buf[:]
+			same = load64(b, 0) == load64(t, 0) && load64(b, 8) == load64(t, 8) &&
+				load64(b, n-16) == load64(t, n-16) && load64(b, n-8) == load64(t, n-8)
+		} else {
+			same = sameBytes(e.topic, topic)
+		}
+		if same {
+			if subs := e.subs; len(subs) == 1 && len(dst) < cap(dst) {
+				dst = dst[:len(dst)+1]
+				dst[len(dst)-1] = subs[0]
+				return dst
+			}
+			return appendSubs(dst, e.subs)
+		}
+	}
+	return r.matchAddrMiss(snap, slot, topic, dst)
 }
 
 // addrHash mixes a string's address and length into the high bits, which
@@ -115,7 +213,7 @@ func (r *Router[S]) matchAddrMiss(snap *snapshot[S], slot *atomic.Pointer[entry[
 		return dst
 	}
 	slot.Store(e)
-	return append(dst, e.subs...)
+	return appendSubs(dst, e.subs)
 }
 
 // Each calls fn once for every subscriber with at least one prefix of
@@ -161,28 +259,30 @@ func (r *Router[S]) fill(snap *snapshot[S], h uint64, topic []byte, dst []S) []S
 	if r.snap.Load() != snap {
 		return dst
 	}
-	slot, t := r.victim(snap.gen, h, topic)
-	if t == "" {
-		t = string(topic) // copy: topic may be a view into a network buffer
-	}
-	slot.Store(&entry[S]{hash: h, gen: snap.gen, topic: t, subs: shared})
+	// newEntry copies topic: it may be a view into a network buffer.
+	slot, old := r.victim(snap.gen, h, topic)
+	slot.Store(newEntry(h, snap.gen, topic, old, shared))
 	return dst
 }
 
 // victim picks the slot of topic's set that fill replaces: the one that
-// holds topic already (stale, or it would have hit), else an empty or stale
+// holds topic already (stale, or it would have hit), else a blank or stale
 // one, else one chosen by a hash bit (the set has no recency to go by: a hit
-// writes nothing). It also returns the old entry's copy of topic, if any, so
-// that re-filling after an invalidation does not copy the topic again.
+// writes nothing). It also returns the old entry's copy of a topic longer
+// than shortTopic, if any, so that re-filling after an invalidation does
+// not copy the topic again.
 func (r *Router[S]) victim(gen, h uint64, topic []byte) (*atomic.Pointer[entry[S]], string) {
-	set := r.cache[h&r.mask : h&r.mask+2]
+	set := &r.sets[h&r.setMask]
 	var free *atomic.Pointer[entry[S]]
 	for i := range set {
 		e := set[i].Load()
-		if e != nil && e.hash == h && e.topic == string(topic) {
-			return &set[i], e.topic
+		if e.hash == h && e.gen != 0 && e.topic == string(topic) {
+			if len(topic) > shortTopic {
+				return &set[i], e.topic
+			}
+			return &set[i], ""
 		}
-		if free == nil && (e == nil || e.gen != gen) {
+		if free == nil && e.gen != gen {
 			free = &set[i]
 		}
 	}
@@ -200,9 +300,10 @@ func (r *Router[S]) matchUncached(topic []byte, dst []S) []S {
 }
 
 // sameBytes reports whether a and b hold the same bytes. For 8 bytes and
-// more it compares eight at a time inline, the last word overlapping the one
-// before, so a topic of a few dozen bytes costs a handful of loads and no
-// call (runtime.memequal is a call and a size dispatch).
+// more it compares eight at a time, the last word overlapping the one
+// before, so a topic of a few dozen bytes costs a handful of loads
+// (runtime.memequal is a size dispatch first). MatchString and MatchMemo
+// compare topics of 16 to 32 bytes by hand instead, with no call.
 //
 // Hot path: no allocation; it only reads a and b.
 func sameBytes(a, b string) bool {
@@ -254,8 +355,24 @@ type Memo[S comparable] struct {
 // (which allocates only while m's buffers grow).
 func (r *Router[S]) MatchMemo(m *Memo[S], topic []byte, dst []S) []S {
 	snap := r.snap.Load()
-	if m.gen == snap.gen && sameBytes(bytesString(m.topic), bytesString(topic)) {
-		return append(dst, m.subs...)
+	if n := len(topic); m.gen == snap.gen && len(m.topic) == n {
+		var same bool
+		if uint(n-16) <= shortTopic-16 {
+			// By hand, as in Match: sameBytes is not inlined.
+			t := m.topic
+			same = load64(topic, 0) == load64(t, 0) && load64(topic, 8) == load64(t, 8) &&
+				load64(topic, n-16) == load64(t, n-16) && load64(topic, n-8) == load64(t, n-8)
+		} else {
+			same = sameBytes(bytesString(m.topic), bytesString(topic))
+		}
+		if same {
+			if subs := m.subs; len(subs) == 1 && len(dst) < cap(dst) {
+				dst = dst[:len(dst)+1]
+				dst[len(dst)-1] = subs[0]
+				return dst
+			}
+			return appendSubs(dst, m.subs)
+		}
 	}
 	start := len(dst)
 	dst = r.match(snap, topic, dst)

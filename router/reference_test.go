@@ -357,6 +357,9 @@ func TestAgainstReference(t *testing.T) {
 		// Long labels and topics: the 8-byte label word and the bytes past it.
 		{"ab", 12},
 		{"a/b", 20},
+		// Topics of every length the cache treats apart: up to 7 bytes,
+		// 8-15 and 16-32 (Match's inlined lookup), over 32 (the long hash).
+		{"a/b", 36},
 	} {
 		seed := uint64(i + 1)
 		t.Run(fmt.Sprintf("seed=%d/alphabet=%q/maxLen=%d", seed, tc.alphabet, tc.maxLen), func(t *testing.T) {

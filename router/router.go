@@ -16,11 +16,12 @@ import (
 // Prefixes and Count serialize on a writer mutex.
 type Router[S comparable] struct {
 	snap      atomic.Pointer[snapshot[S]]
-	cache     []atomic.Pointer[entry[S]] // nil when the cache is disabled
-	mask      uint64                     // len(cache)-2: selects the first slot of a 2-slot set
-	byAddr    []atomic.Pointer[entry[S]] // MatchString's address hints, len(cache)/2 slots
+	sets      []cacheSet[S]              // the match cache; nil when it is disabled
+	setMask   uint64                     // len(sets)-1: selects a set from a topic's hash
+	byAddr    []atomic.Pointer[entry[S]] // MatchString's address hints, one per set
 	addrShift uint8                      // 64 - log2(len(byAddr))
 	maxTopic  int                        // longest cached topic; -1 when the cache is disabled
+	fastLens  int                        // number of lengths Match looks up inline: 8 to min(maxTopic, shortTopic)
 	maxResult int                        // longest copied result kept in the cache
 	misses    atomic.Uint64              // cache misses that computed a result (cacheable topics)
 	bits      bitsPool                   // dedup bitsets for routers with many subscribers
@@ -96,11 +97,20 @@ func New[S comparable](opts Options) (*Router[S], error) {
 	opts.EnsureDefaults()
 	r := &Router[S]{maxTopic: -1, maxResult: opts.CacheMaxResult}
 	if n := opts.cacheSlots(); n > 0 {
-		r.cache = make([]atomic.Pointer[entry[S]], n)
-		r.mask = uint64(n - 2)
+		r.sets = make([]cacheSet[S], n/2)
+		r.setMask = uint64(n/2 - 1)
 		r.byAddr = make([]atomic.Pointer[entry[S]], n/2)
 		r.addrShift = uint8(64 - bits.TrailingZeros(uint(n/2)))
 		r.maxTopic = opts.CacheMaxTopic
+		r.fastLens = max(0, min(r.maxTopic, shortTopic)-7)
+		// Every slot starts with the blank entry (generation 0, never
+		// current), so lookups need no nil check.
+		blank := new(entry[S])
+		for i := range r.sets {
+			r.sets[i][0].Store(blank)
+			r.sets[i][1].Store(blank)
+			r.byAddr[i].Store(blank)
+		}
 	}
 	r.mu.subs = make(map[S]*subState)
 	r.snap.Store(&snapshot[S]{root: &node[S]{tag: 1 << ownBits}, gen: 1, nodes: 1, bits: &r.bits})

@@ -112,14 +112,20 @@ const (
 //
 // Hot path: with up to 8 children a handful of ALU operations on n.k8 (the
 // lowest zero byte of k8^b is exactly the first match; padding is rejected
-// by the length check), beyond that a popcount rank in the bitmap. Neither
-// reads the children.
+// by the length check), beyond that a popcount rank in the bitmap
+// (findBig). Neither reads the children. child has its own copy of the
+// first case, as find is too large to inline.
 func (n *node[S]) find(b byte) (int, bool) {
 	if n.big == nil {
 		x := n.k8 ^ lsb8*uint64(b)
 		i := bits.TrailingZeros64((x-lsb8)&^x&msb8) >> 3
 		return i, i < len(n.kids)
 	}
+	return n.findBig(b)
+}
+
+// findBig is find for a node with the bitmap index.
+func (n *node[S]) findBig(b byte) (int, bool) {
 	w := n.big[b>>6]
 	bit := uint64(1) << (b & 63)
 	if w&bit == 0 {

@@ -2,6 +2,7 @@ package router
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"sync"
 )
 
@@ -18,9 +19,20 @@ func child[S comparable](n *node[S], topic []byte, i int) *node[S] {
 	if i >= len(topic) {
 		return nil
 	}
-	j, ok := n.find(topic[i])
-	if !ok {
-		return nil
+	// n.find, by hand for the common node of up to 8 children (find
+	// itself is too large to inline).
+	b := topic[i]
+	var j int
+	if n.big == nil {
+		x := n.k8 ^ lsb8*uint64(b)
+		if j = bits.TrailingZeros64((x-lsb8)&^x&msb8) >> 3; j >= len(n.kids) {
+			return nil
+		}
+	} else {
+		var ok bool
+		if j, ok = n.findBig(b); !ok {
+			return nil
+		}
 	}
 	c := n.kids[j]
 	l := len(c.label)
@@ -79,7 +91,7 @@ func collect[S comparable](snap *snapshot[S], topic []byte, dst []S) (out []S, s
 	// of the node's allocation: an entry sharing it would keep the node, and
 	// through its children a whole old version of the trie, alive. Longer
 	// lists are arrays of their own, holding only subscribers.
-	return append(dst, first.subs...), first.subs, cap(first.subs) > 1
+	return appendSubs(dst, first.subs), first.subs, cap(first.subs) > 1
 }
 
 // stackBitsWords is the size of the on-stack dedup bitset: ids below
