@@ -315,8 +315,9 @@ func (sm *storeMaster) turn(expire bool) (more bool) {
 			sm.expireN = sm.s.opts.ExpireBatch
 		}
 		t0 := time.Now()
+		n, scanned0 := sm.expireN, sm.store.Backend().Metrics().IndexScanned
 		sm.store.BeginGroup()
-		ups, err := sm.store.Expire(now.UnixNano(), sm.expireN)
+		ups, err := sm.store.Expire(now.UnixNano(), n)
 		if err == nil {
 			err = sm.store.EndGroup()
 		} else {
@@ -325,18 +326,21 @@ func (sm *storeMaster) turn(expire bool) (more bool) {
 		if err != nil {
 			sm.s.n.log.Error("store expiry failed", "store", sm.s.name, "err", err)
 		}
-		if d := time.Since(t0); len(ups) > 0 && d > 0 {
-			// The next slice's size from this one's cost per key.
-			per := d / time.Duration(len(ups))
+		// Index entries examined: the keys removed, the stale entries
+		// skipped (Pebble), and one that was not due yet.
+		walked := int(sm.store.Backend().Metrics().IndexScanned - scanned0)
+		if d := time.Since(t0); walked > 0 && d > 0 {
+			// The next slice's size from this one's cost per entry.
+			per := d / time.Duration(walked)
 			sm.expireN = min(max(int(budget/max(per, 1)), 16), sm.s.opts.ExpireBatch)
 		}
 		for _, u := range ups {
 			sm.propose(u)
 		}
-		// A slice that removed keys may have stopped at its bound (Pebble
-		// counts stale index entries against it): go on until one finds
-		// nothing due.
-		more = len(ups) > 0
+		// More may be due if the slice removed keys or stopped at its
+		// bound (Pebble counts stale entries against it, so a slice can
+		// stop there having removed none).
+		more = len(ups) > 0 || walked >= n
 	}
 	sm.send(now)
 	if cap(sm.arena) > 4<<20 {
