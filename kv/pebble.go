@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"log"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -51,6 +52,13 @@ const (
 	DefaultCompactAfter = 100_000
 )
 
+// A requested compaction waits until deletions pause for compactQuiet, or
+// at most compactMaxDelay (see PebbleOptions.CompactAfter).
+const (
+	compactQuiet    = 500 * time.Millisecond
+	compactMaxDelay = 30 * time.Second
+)
+
 // PebbleOptions configure a Pebble backend. The zero value (plus Dir) means
 // the defaults.
 type PebbleOptions struct {
@@ -75,7 +83,9 @@ type PebbleOptions struct {
 	// data and index spans in a background goroutine, so the space of
 	// expired keys and their tombstones is given back to the file system
 	// soon after an expiry wave instead of whenever Pebble's own
-	// heuristics get to it. Default DefaultCompactAfter (100,000);
+	// heuristics get to it. The compaction waits until deletions pause for
+	// half a second (at most 30 s), so that it does not compete with the
+	// wave it cleans up after. Default DefaultCompactAfter (100,000);
 	// negative disables it (Compact still works).
 	CompactAfter int
 	// Logf receives Pebble's log lines and the backend's own (a failed
@@ -175,6 +185,7 @@ type Pebble struct {
 	deleted          int // keys deleted since the last compaction request
 
 	compactions, compactionErrors atomic.Uint64
+	lastDelete                    atomic.Int64    // unix ns of the last deletion counted
 	requested, completed          atomic.Uint64   // compaction requests made; the last one a finished compaction covers
 	compact                       chan struct{}   // capacity 1: a pending request
 	ctx                           context.Context // done at Close
@@ -194,6 +205,12 @@ func OpenPebble(opts PebbleOptions) (*Pebble, error) {
 		// Four memtables before writes stall rather than Pebble's two: on a
 		// busy machine a flush can lag a burst of writes by tens of ms.
 		MemTableStopWritesThreshold: 4,
+		// Stall writes at 48 L0 sublevels rather than Pebble's 12: an
+		// expiry wave's deletions and a burst of writes can outrun L0
+		// compactions for a few seconds on a busy machine, and a stall
+		// holds the store master for hundreds of ms (its turn waits in
+		// the commit). Reads pay for the extra L0 files meanwhile.
+		L0StopWritesThreshold: 48,
 		// Sync the write-ahead log in the background every 512 KiB: a
 		// memtable rotation fsyncs the old log inside the commit that
 		// triggered it, which then waits for every byte not yet synced
@@ -669,6 +686,7 @@ func (p *Pebble) deletedKeys(n int) {
 		return
 	}
 	p.deleted += n
+	p.lastDelete.Store(time.Now().UnixNano())
 	if p.deleted >= p.opts.CompactAfter {
 		p.deleted = 0
 		p.requested.Add(1)
@@ -686,6 +704,23 @@ func (p *Pebble) compactLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-p.compact:
+		}
+		// Let the deletions pause first: a compaction of the whole span
+		// during a wave rewrites what the wave is still deleting, and
+		// competes with it and with the writes for the CPU and the disk.
+		asked := time.Now()
+		for {
+			quiet := compactQuiet - time.Since(time.Unix(0, p.lastDelete.Load()))
+			if quiet <= 0 || time.Since(asked) >= compactMaxDelay {
+				break
+			}
+			t := time.NewTimer(quiet)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
 		req := p.requested.Load()
 		if err := p.db.Compact(ctx, dataStart, indexEnd, true); err != nil {
