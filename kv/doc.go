@@ -146,7 +146,7 @@
 // counts the data keyspace. Layout 1 (with a count) is upgraded on open.
 //
 // Key filter: the backend keeps an in-memory Bloom filter of the keys it
-// has written (about 7.5 bytes per key; none past 22M keys), built in the
+// has written (about 7.5 bytes per key; none past 67M keys), built in the
 // background over a snapshot at open and again whenever the keys added
 // since outnumber its capacity, so put_unique, exists, get and erase of a
 // key never written answer without reading Pebble, whose own filters do

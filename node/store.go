@@ -81,7 +81,7 @@ type StoreOptions struct {
 	// are due the master expires one slice per turn of its loop, after
 	// the requests that came meanwhile, so an expiry wave is spread
 	// between requests and never stalls writes for long. Within the bound
-	// the master sizes each slice by the last one's cost per key to take
+	// the master sizes each slice by the last one's cost per index entry to take
 	// about as long as the requests of its turn (at least 2 ms): while
 	// requests keep coming, a wave gets about half of the master's time,
 	// even when its reads go to the disk. Default 256.
