@@ -279,10 +279,21 @@ func (s *Shipper) failover(e *shipEntry) {
 }
 
 // Tick advances the clock to now and resends the batches whose ack is
-// overdue, to the same logger.
+// overdue, to the same logger. Until its first Tick a Shipper has no
+// clock: batches sent, and loggers gone down, before it count their time
+// from that first Tick (they are not overdue at once).
 func (s *Shipper) Tick(now time.Time) {
+	first := s.now.IsZero()
 	s.now = now
 	for e := s.head; e != nil; e = e.next {
+		if first {
+			if e.logger != "" && e.sentAt.IsZero() {
+				e.sentAt = now
+			}
+			if e.held != "" && e.heldSince.IsZero() {
+				e.heldSince = now
+			}
+		}
 		switch {
 		case e.logger != "" && now.Sub(e.sentAt) >= s.opts.ResendAfter:
 			s.m.Resent++

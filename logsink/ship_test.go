@@ -389,3 +389,38 @@ func TestShipperOptions(t *testing.T) {
 		t.Fatalf("defaults %+v", o)
 	}
 }
+
+// TestShipperFirstTick checks that batches sent, and loggers gone down,
+// before the Shipper's first Tick are not overdue at that Tick: a worker's
+// first window must not be resent (nor failed over) just because the clock
+// started after it was sent.
+func TestShipperFirstTick(t *testing.T) {
+	s, err := NewShipper(&ShipperOptions{ResendAfter: time.Second, FailoverAfter: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.LoggerUp("a")
+	s.LoggerUp("b")
+	for seq := range uint64(4) {
+		s.Add(Batch{Stream: "conn", Seq: seq, Payload: []byte("x")})
+	}
+	if got := len(s.Ready().Sends); got != 4 {
+		t.Fatalf("sends before the first tick: %d, want 4", got)
+	}
+	s.Advance()
+	s.LoggerDown("b") // its two batches are held for it
+	t0 := time.Unix(1700000000, 0)
+	s.Tick(t0)
+	if s.HasReady() {
+		t.Fatalf("first tick resent or failed over: %+v", s.Ready())
+	}
+	s.Tick(t0.Add(999 * time.Millisecond))
+	if s.HasReady() {
+		t.Fatalf("resent before ResendAfter: %+v", s.Ready())
+	}
+	s.Tick(t0.Add(time.Second))
+	m := s.Metrics()
+	if m.Resent != 2 || m.FailedOver != 2 {
+		t.Fatalf("after ResendAfter: resent %d, failed over %d; want 2 and 2", m.Resent, m.FailedOver)
+	}
+}
