@@ -54,6 +54,10 @@ type BackendMetrics struct {
 	IndexScanned uint64
 	// Expired counts keys removed by Expire.
 	Expired uint64
+	// IndexReads counts records Expire and NextExpiry read to check an
+	// index entry (Pebble only): entries it cannot vouch for, such as
+	// those of keys written more than once, or before the last open.
+	IndexReads uint64
 	// Compactions counts compactions the backend ran to reclaim space
 	// (Pebble only).
 	Compactions uint64

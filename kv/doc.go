@@ -125,8 +125,9 @@
 //
 //	keyspace  Pebble key                                  Pebble value
 //	meta      0x00 'v'                                    u32 BE layout version (2)
+//	meta      0x00 'e'                                    u64 BE index epoch of the last open
 //	data      0x01 | key encoding                         u64 BE expiry (ns, 0: none) | value encoding
-//	index     0x02 | u64 BE expiry (ns) | key encoding    empty
+//	index     0x02 | u64 BE expiry (ns) | key encoding    u64 BE epoch of the writer (empty before epochs)
 //
 // Big-endian expiry times make Pebble's byte order the time order, so the
 // keys due at time now are exactly the index span [0x02, 0x02|BE(now+1)).
@@ -137,13 +138,20 @@
 // is a superset: every record with an expiry has its entry, and an entry
 // may be stale (the key was rewritten with another expiry, or none). A
 // Delete reads the record and removes it with its current entry. Expire
-// walks the due span once, reads each entry's record and deletes it if it
-// still expires at that time, and range-deletes the whole walked index
-// span in one operation, all in one batch; a stale entry costs one read,
-// once, and counts against Expire's max, so one call's cost is bounded
-// (each read is a plain seek: the levels' bloom filters would not skip
-// anything for a key that usually exists). There is no persisted key count (it would need the read); Len
-// counts the data keyspace. Layout 1 (with a count) is upgraded on open.
+// walks the due span once and range-deletes the whole walked index span in
+// one operation, and deletes the due records, all in one batch. Most
+// entries are exact: the key filter knew the key was new when the entry
+// was written, and the key has not been written since (the backend keeps
+// the hashes of keys written that may have existed, and marks entries
+// with the epoch of the open that wrote them; see pebble_exact.go), so
+// their records are deleted unread. Any other entry costs one read of its
+// record (a plain seek: the levels' bloom filters would not skip anything
+// for a key that usually exists), and the record is deleted only if it
+// still expires at that time; every entry counts against Expire's max, so
+// one call's cost is bounded. There is no persisted key count (it would
+// need the read); Len counts the data keyspace. Layout 1 (with a count)
+// is upgraded on open; layout 2 before epochs has empty index values,
+// which are checked by reading.
 //
 // Key filter: the backend keeps an in-memory Bloom filter of the keys it
 // has written (about 7.5 bytes per key; none past 67M keys), built in the

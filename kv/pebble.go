@@ -174,7 +174,15 @@ type Pebble struct {
 	probeOpts  pebble.IterOptions
 
 	scanned, expired uint64
-	deleted          int // keys deleted since the last compaction request
+	indexReads       uint64 // records read to check an index entry
+	deleted          int    // keys deleted since the last compaction request
+
+	// Exact index entries (pebble_exact.go): this open's epoch (0: trust
+	// no entry), its encoding, and the hashes of the keys written since
+	// it began that may have made an entry stale.
+	epoch    uint64
+	epochVal [8]byte
+	suspects map[uint64]struct{}
 
 	compactions, compactionErrors atomic.Uint64
 	lastDelete                    atomic.Int64    // unix ns of the last deletion counted
@@ -236,6 +244,10 @@ func OpenPebble(opts PebbleOptions) (*Pebble, error) {
 		p.wo = pebble.NoSync
 	}
 	if err := p.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := p.openEpoch(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -487,6 +499,7 @@ func (p *Pebble) Clear() error {
 	p.group.dirty = p.group.dirty || p.group.on
 	p.dropProbe()
 	p.clearFilter()
+	clear(p.suspects)                          // their entries are gone
 	p.deletedKeys(max(p.opts.CompactAfter, 1)) // a range deletion: compact now
 	return nil
 }
@@ -542,9 +555,9 @@ func (p *Pebble) Len() (int, error) {
 	return n, errors.Join(it.Error(), it.Close())
 }
 
-// NextExpiry implements Backend: the first index entry whose record
-// still expires at its time (stale entries before it are skipped, and
-// removed by the next Expire).
+// NextExpiry implements Backend: the first index entry that is exact or
+// whose record still expires at its time (stale entries before it are
+// skipped, and removed by the next Expire).
 func (p *Pebble) NextExpiry() (int64, bool, error) {
 	if p.closed {
 		return 0, false, ErrClosed
@@ -562,6 +575,14 @@ func (p *Pebble) NextExpiry() (int64, bool, error) {
 		if err != nil {
 			return 0, false, errors.Join(err, it.Close())
 		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return 0, false, errors.Join(err, it.Close())
+		}
+		if p.exactEntry(key, v) {
+			return entryAt, true, it.Close()
+		}
+		p.indexReads++
 		at, _, found, err := p.record(key)
 		if err != nil {
 			return 0, false, errors.Join(err, it.Close())
@@ -618,6 +639,7 @@ func (p *Pebble) Close() error {
 func (p *Pebble) Metrics() BackendMetrics {
 	return BackendMetrics{
 		IndexScanned:     p.scanned,
+		IndexReads:       p.indexReads,
 		Expired:          p.expired,
 		Compactions:      p.compactions.Load(),
 		CompactionErrors: p.compactionErrors.Load(),

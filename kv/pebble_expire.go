@@ -22,11 +22,12 @@ const (
 )
 
 // Expire implements Backend. It walks the index from its start to the
-// first entry after now (or the max-th), reads each entry's record and
-// deletes it in one batch if it still expires at the entry's time (an
-// entry a later Put made stale is just dropped), and deletes the walked
-// index span with a single range deletion in the same batch. It stops
-// after max removals; stale entries do not count (each is walked once).
+// first entry after now (or the max-th), and deletes in one batch the
+// record of each exact entry (pebble_exact.go) and of each other entry
+// whose record, read, still expires at the entry's time (an entry a later
+// Put made stale is just dropped); the walked index span goes with a
+// single range deletion in the same batch. It stops after max entries,
+// stale ones included (each is walked once).
 func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 	if p.closed {
 		return 0, ErrClosed
@@ -64,6 +65,20 @@ func (p *Pebble) Expire(now int64, max int, fn func(key []byte)) (int, error) {
 			it.Close()
 			return 0, err
 		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return 0, err
+		}
+		if p.exactEntry(key, v) {
+			// The record expires at entryAt: delete it unread.
+			p.keyBuf = appendDataKey(p.keyBuf[:0], key)
+			b.Delete(p.keyBuf, nil)
+			arena = append(arena, key...)
+			ends = append(ends, len(arena))
+			continue
+		}
+		p.indexReads++
 		// One iterator over the data records for the whole slice: a seek
 		// on it costs less than a Get, which opens the levels each time.
 		if dit == nil {

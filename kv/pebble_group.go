@@ -59,13 +59,16 @@ func (p *Pebble) EndGroup() error {
 
 // setRecord adds to b the record of key (value val, expiry expireAt) and,
 // with an expiry, its index entry. Blind: an older index entry of the key
-// stays until expiry finds it stale (see the layout in doc.go).
+// stays until expiry finds it stale (see the layout in doc.go); the write
+// is noted as one that may have made an entry stale unless the key filter
+// knows the key is new (pebble_exact.go).
 //
 // Hot path: the key and record buffers are reused; no allocation.
 func (p *Pebble) setRecord(b *pebble.Batch, key, val []byte, expireAt int64) {
+	p.noteWrite(key) // before filterAdd: it asks whether the key may exist
 	if expireAt != 0 {
 		p.idxBuf = appendIndexKey(p.idxBuf[:0], expireAt, key)
-		b.Set(p.idxBuf, nil, nil)
+		b.Set(p.idxBuf, p.epochVal[:], nil)
 		p.indexWritten()
 	}
 	p.keyBuf = appendDataKey(p.keyBuf[:0], key)

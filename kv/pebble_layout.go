@@ -21,6 +21,7 @@ const (
 
 var (
 	metaVersion = []byte{spaceMeta, 'v'} // u32 big-endian: pebbleFormat
+	metaEpoch   = []byte{spaceMeta, 'e'} // u64 big-endian: the index epoch of the last open (see exact.go)
 	metaCountV1 = []byte{spaceMeta, 'n'} // layout 1: u64 big-endian number of data keys
 
 	dataStart  = []byte{spaceData}

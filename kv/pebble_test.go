@@ -239,10 +239,11 @@ func TestPebbleLayout(t *testing.T) {
 	}
 	it.Close()
 	want := []string{
-		"0076=00000002", // meta: layout version
+		"0065=0000000000000001",                       // meta: index epoch (the first open)
+		"0076=00000002",                               // meta: layout version
 		"0105016b=0102030405060708020700000000000000", // data: key "k" -> expiry, count 7
 		"0105016e=0000000000000000020700000000000000", // data: key "n" -> no expiry, count 7
-		"02010203040506070805016b=",                   // index: expiry, key "k" -> empty
+		"02010203040506070805016b=0000000000000001",   // index: expiry, key "k" -> epoch
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("layout:\n%q\nwant:\n%q", got, want)
