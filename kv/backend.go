@@ -1,5 +1,7 @@
 package kv
 
+import "time"
+
 // Backend stores encoded keys and values with an optional absolute expiry
 // time each, and keeps an index of those expiry times. Keys and values are
 // canonical frame value encodings; a backend treats them as opaque bytes.
@@ -63,6 +65,11 @@ type BackendMetrics struct {
 	Compactions uint64
 	// CompactionErrors counts compactions that failed (Pebble only).
 	CompactionErrors uint64
+	// WriteStalls counts the times Pebble held writes back because its
+	// flushes or compactions fell behind, and WriteStallTime is how long
+	// the stalls that ended lasted in all (Pebble only).
+	WriteStalls    uint64
+	WriteStallTime time.Duration
 }
 
 // GroupCommitter is implemented by backends that can make many writes

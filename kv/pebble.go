@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"log"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -182,7 +183,7 @@ type Pebble struct {
 	// it began that may have made an entry stale.
 	epoch    uint64
 	epochVal [8]byte
-	suspects map[uint64]struct{}
+	suspects *bloomFilter // nil: none yet
 
 	compactions, compactionErrors atomic.Uint64
 	lastDelete                    atomic.Int64    // unix ns of the last deletion counted
@@ -192,6 +193,7 @@ type Pebble struct {
 	cancel                        context.CancelFunc
 
 	filter keyFilter // see pebble_filter.go
+	stalls *writeStalls
 	done   chan struct{}
 }
 
@@ -232,11 +234,16 @@ func OpenPebble(opts PebbleOptions) (*Pebble, error) {
 	} else {
 		po.Logger = pebbleLogger{logf: log.Printf}
 	}
+	stalls := new(writeStalls)
+	po.EventListener = &pebble.EventListener{
+		WriteStallBegin: func(info pebble.WriteStallBeginInfo) { stalls.begin(po.Logger, info.Reason) },
+		WriteStallEnd:   func() { stalls.end(po.Logger) },
+	}
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("kv: cannot open pebble: %w", err)
 	}
-	p := &Pebble{db: db, opts: opts, wo: pebble.Sync, compact: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &Pebble{db: db, opts: opts, wo: pebble.Sync, compact: make(chan struct{}, 1), done: make(chan struct{}), stalls: stalls}
 	p.group.seed = maphash.MakeSeed()
 	p.probeOpts = pebble.IterOptions{LowerBound: dataStart, UpperBound: dataEnd, UseL6Filters: true}
 	p.group.touched = make(map[uint64]struct{})
@@ -499,7 +506,7 @@ func (p *Pebble) Clear() error {
 	p.group.dirty = p.group.dirty || p.group.on
 	p.dropProbe()
 	p.clearFilter()
-	clear(p.suspects)                          // their entries are gone
+	p.forgetSuspects()                         // their entries are gone
 	p.deletedKeys(max(p.opts.CompactAfter, 1)) // a range deletion: compact now
 	return nil
 }
@@ -643,6 +650,38 @@ func (p *Pebble) Metrics() BackendMetrics {
 		Expired:          p.expired,
 		Compactions:      p.compactions.Load(),
 		CompactionErrors: p.compactionErrors.Load(),
+		WriteStalls:      p.stalls.count.Load(),
+		WriteStallTime:   time.Duration(p.stalls.total.Load()),
+	}
+}
+
+// WriteStalls returns the number of Pebble's write stalls so far and the
+// time the ones that ended took in all (also in Metrics). Unlike Metrics
+// it is safe for concurrent use.
+func (p *Pebble) WriteStalls() (uint64, time.Duration) {
+	return p.stalls.count.Load(), time.Duration(p.stalls.total.Load())
+}
+
+// writeStalls counts Pebble's write stalls: the times it held writes back
+// because flushes or compactions fell behind (too many memtables queued,
+// or too many L0 sublevels). Its methods run on Pebble's goroutines.
+type writeStalls struct {
+	count atomic.Uint64
+	total atomic.Int64 // ns, of the stalls that ended
+	since atomic.Int64 // unix ns the current stall began; 0: none
+}
+
+func (w *writeStalls) begin(l pebble.Logger, reason string) {
+	w.count.Add(1)
+	w.since.Store(time.Now().UnixNano())
+	l.Infof("kv: pebble write stall: %s", reason)
+}
+
+func (w *writeStalls) end(l pebble.Logger) {
+	if t := w.since.Swap(0); t != 0 {
+		d := time.Duration(time.Now().UnixNano() - t)
+		w.total.Add(int64(d))
+		l.Infof("kv: pebble write stall ended after %v", d.Round(time.Microsecond))
 	}
 }
 

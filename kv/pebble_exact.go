@@ -30,13 +30,18 @@ import (
 // the entries it walks, so neither leaves a stale entry behind. Clear
 // removes them all.
 //
-// The suspects are bounded: past suspectMax of them the backend starts a
-// new epoch (persisted before any entry carries it) and forgets them, so
-// the entries written so far are checked by reading, and the memory goes.
+// The suspects are a Bloom filter (a false positive only costs a read),
+// sized for suspectMinCap keys at first. Past its capacity the backend
+// starts a new epoch (persisted before any entry carries it) with an empty
+// filter of twice the capacity, up to suspectMaxCap keys (10 MiB): the
+// entries written so far are checked by reading from then on.
 
-// suspectMax bounds the suspect hashes kept (about 40 bytes each in the
-// map); past it a new epoch starts. A variable so tests can lower it.
-var suspectMax = 1 << 18
+// Capacities of the suspect filter, in keys (2.5 bytes each). Variables
+// so tests can lower them.
+var (
+	suspectMinCap = 1 << 16
+	suspectMaxCap = 1 << 22
+)
 
 // openEpoch starts this open's epoch: one more than the last open's,
 // persisted before any index entry carries it.
@@ -68,29 +73,45 @@ func (p *Pebble) setEpoch(e uint64, wo *pebble.WriteOptions) error {
 		return fmt.Errorf("kv: cannot write the index epoch: %w", err)
 	}
 	p.epoch, p.epochVal = e, b
-	clear(p.suspects)
+	p.forgetSuspects()
 	return nil
 }
 
-// noteWrite records that key is about to be written: unless the key filter
-// knows it has no record, an index entry of it may become stale.
+// forgetSuspects empties the suspect filter; a full one is replaced by one
+// of twice its capacity (up to suspectMaxCap).
+func (p *Pebble) forgetSuspects() {
+	switch f := p.suspects; {
+	case f == nil:
+	case f.added > f.capacity && f.capacity < suspectMaxCap:
+		p.suspects = newBloomFilter(min(2*f.capacity, suspectMaxCap))
+	default:
+		clear(f.blocks)
+		f.added = 0
+	}
+}
+
+// noteWrite records that the key of hash h (hashKey) is about to be
+// written: unless the key filter knows it has no record, an index entry of
+// it may become stale.
 //
-// Hot path (every Put): a hash and one filter block; a map insert only for
-// a key that may exist.
-func (p *Pebble) noteWrite(key []byte) {
+// Hot path (every Put): a hash and one block of the key filter, and for a
+// key that may exist one block of the suspect filter; no allocation.
+func (p *Pebble) noteWrite(h uint64) {
 	if p.epoch == 0 {
 		return // nothing is trusted: nothing to note
 	}
 	p.takeFilterBuild()
-	h := p.hashKey(key)
 	if f := p.filter.f; f != nil && !f.has(h) {
 		return
 	}
 	if p.suspects == nil {
-		p.suspects = make(map[uint64]struct{})
+		p.suspects = newBloomFilter(suspectMinCap)
 	}
-	p.suspects[h] = struct{}{}
-	if len(p.suspects) > suspectMax {
+	if p.suspects.has(h) {
+		return // a key rewritten again costs no capacity
+	}
+	p.suspects.add(h)
+	if p.suspects.added > p.suspects.capacity {
 		// A failure is reported by the next commit's caller only if it
 		// fails too; meanwhile nothing is trusted, which is safe.
 		if err := p.setEpoch(p.epoch+1, pebble.NoSync); err != nil {
@@ -105,6 +126,5 @@ func (p *Pebble) exactEntry(key, val []byte) bool {
 	if p.epoch == 0 || len(val) != 8 || binary.BigEndian.Uint64(val) != p.epoch {
 		return false
 	}
-	_, suspect := p.suspects[p.hashKey(key)]
-	return !suspect
+	return p.suspects == nil || !p.suspects.has(p.hashKey(key))
 }

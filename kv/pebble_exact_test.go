@@ -100,13 +100,13 @@ func TestPebbleExactEntriesReopen(t *testing.T) {
 	checkPebble(t, p)
 }
 
-// TestPebbleExactEntriesNewEpoch checks that past suspectMax suspects the
-// backend starts a new epoch: the suspects are forgotten, and the entries
-// written before are checked by reading.
+// TestPebbleExactEntriesNewEpoch checks that past the suspect filter's
+// capacity the backend starts a new epoch: the suspects are forgotten, and
+// the entries written before are checked by reading.
 func TestPebbleExactEntriesNewEpoch(t *testing.T) {
-	old := suspectMax
-	suspectMax = 4
-	defer func() { suspectMax = old }()
+	oldMin, oldMax := suspectMinCap, suspectMaxCap
+	suspectMinCap, suspectMaxCap = 2, 4
+	defer func() { suspectMinCap, suspectMaxCap = oldMin, oldMax }()
 	fs := vfs.NewMem()
 	p := openPebble(t, PebbleOptions{FS: fs})
 	waitFilter(p)
@@ -123,8 +123,8 @@ func TestPebbleExactEntriesNewEpoch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if p.epoch <= e0 || len(p.suspects) > suspectMax {
-		t.Fatalf("epoch %d -> %d with %d suspects", e0, p.epoch, len(p.suspects))
+	if p.epoch < e0+2 || p.suspects.capacity != suspectMaxCap || p.suspects.added > suspectMaxCap {
+		t.Fatalf("epoch %d -> %d with a suspect filter of %d/%d keys", e0, p.epoch, p.suspects.added, p.suspects.capacity)
 	}
 	if got := expireAll(t, p, 200); len(got) != 0 {
 		t.Fatalf("expired %d rewritten keys at their stale entries", len(got))

@@ -142,10 +142,10 @@ func (p *Pebble) initFilter() {
 // hashKey is the filter's hash of a user key.
 func (p *Pebble) hashKey(key []byte) uint64 { return maphash.Bytes(p.filter.seed, key) }
 
-// filterAdd records that key gets a data record.
+// filterAdd records that the key of hash h (hashKey) gets a data record.
 //
 // Hot path: no allocation while no build runs.
-func (p *Pebble) filterAdd(key []byte) {
+func (p *Pebble) filterAdd(h uint64) {
 	kf := &p.filter
 	if kf.f == nil && !kf.building {
 		if kf.retryIn > 0 {
@@ -153,7 +153,6 @@ func (p *Pebble) filterAdd(key []byte) {
 		}
 		return
 	}
-	h := p.hashKey(key)
 	if kf.f != nil {
 		kf.f.add(h)
 	}

@@ -65,7 +65,8 @@ func (p *Pebble) EndGroup() error {
 //
 // Hot path: the key and record buffers are reused; no allocation.
 func (p *Pebble) setRecord(b *pebble.Batch, key, val []byte, expireAt int64) {
-	p.noteWrite(key) // before filterAdd: it asks whether the key may exist
+	h := p.hashKey(key)
+	p.noteWrite(h) // before filterAdd: it asks whether the key may exist
 	if expireAt != 0 {
 		p.idxBuf = appendIndexKey(p.idxBuf[:0], expireAt, key)
 		b.Set(p.idxBuf, p.epochVal[:], nil)
@@ -74,7 +75,7 @@ func (p *Pebble) setRecord(b *pebble.Batch, key, val []byte, expireAt int64) {
 	p.keyBuf = appendDataKey(p.keyBuf[:0], key)
 	p.recBuf = appendRecord(p.recBuf[:0], expireAt, val)
 	b.Set(p.keyBuf, p.recBuf, nil)
-	p.filterAdd(key)
+	p.filterAdd(h)
 }
 
 func (p *Pebble) groupBatch() *pebble.Batch {
