@@ -226,9 +226,13 @@ type StoreResult struct {
 	FirstError string `json:"first_error,omitempty"`
 	// DroppedFrames counts frames the nodes' peer queues dropped
 	// (drop_oldest backpressure); clones recover them by nack or resync.
-	DroppedFrames uint64  `json:"dropped_frames"`
-	Seconds       float64 `json:"seconds"`
-	CPUSec        float64 `json:"cpu_sec"` // this process, user + system, over the whole run
+	DroppedFrames uint64 `json:"dropped_frames"`
+	// MasterWriteStalls counts the times the master's Pebble held writes
+	// back (flushes or compactions behind), MasterWriteStallSec how long.
+	MasterWriteStalls   uint64  `json:"master_write_stalls"`
+	MasterWriteStallSec float64 `json:"master_write_stall_sec"`
+	Seconds             float64 `json:"seconds"`
+	CPUSec              float64 `json:"cpu_sec"` // this process, user + system, over the whole run
 	// PhaseCPUSec is this process's CPU time during each phase: on a
 	// shared machine, CPU per operation is steadier than rates.
 	PhaseCPUSec map[string]float64 `json:"phase_cpu_sec"`
@@ -251,6 +255,7 @@ type storeRun struct {
 	val   frame.Value // the payload of every plain put
 
 	nodes  []*node.Node // master first
+	mb     *kv.Pebble   // the master's backend
 	m, w   *node.Store  // the master's handle and the writer's frontend
 	clones []*node.Store
 	watch  []*cloneWatch
@@ -439,6 +444,7 @@ func (r *storeRun) startNodes(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: cannot open the master's backend: %w", err)
 	}
+	r.mb = b
 	// Attached before listening, so its subscriptions go out in every
 	// handshake.
 	if r.m, err = mn.AttachMaster(storeName, b, node.StoreOptions{ExpireBatch: r.c.ExpireBatch}); err != nil {
@@ -555,6 +561,8 @@ func (r *storeRun) consistency(ctx context.Context) error {
 			r.res.DroppedFrames += p.Stats().Dropped
 		}
 	}
+	n, d := r.mb.WriteStalls()
+	r.res.MasterWriteStalls, r.res.MasterWriteStallSec = n, d.Seconds()
 	return ctx.Err()
 }
 

@@ -195,6 +195,10 @@ func (r *storeRun) expiry(ctx context.Context) error {
 			answered.Add(1)
 		}, func() frame.Value { return r.key(rng.IntN(r.c.Ops)) })
 		var ivs []interval
+		// A tick that fell due while nobody sampled (during the insert)
+		// would end the first interval at once, with no answers: a rate
+		// of 0 that measured nothing. Reset drops it.
+		tick.Reset(r.c.Interval)
 		lastAt, lastN := clock(), answered.Load()
 		for {
 			select {
