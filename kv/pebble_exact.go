@@ -17,33 +17,41 @@ import (
 //
 // Most entries cannot be stale, though: a key the key filter knows was
 // never written before has exactly one record and one entry until it is
-// written again. So the backend notes, in memory, the hashes of the keys
-// written while the filter could not rule out an earlier record (the
-// suspects), and marks each index entry with the epoch of the backend
-// that wrote it, a number that grows at every open. An entry of the
-// current epoch whose key is no suspect is exact: Expire deletes its
-// record without reading it. Every other entry (written before this open,
-// when the suspects were not recorded, or by layout 2 before epochs, whose
-// entries are empty) is checked by reading its record, as before.
+// written again, and every later write of it finds the key in the key
+// filter. So the backend notes, in memory, the hashes of the keys written
+// while the filter could not rule out an earlier record (the suspects),
+// and marks each index entry with the epoch it was written in. An entry of
+// epoch e is exact if its key is no suspect of epoch e or any later one:
+// Expire deletes its record without reading it.
+//
+// Epochs are generations of the suspects: each has a Bloom filter of
+// suspectGenKeys keys (a false positive only costs a read), and when it is
+// full the next epoch begins. The suspects of the last suspectGens epochs
+// are kept (about 10 MiB at most); entries of older epochs, of an earlier
+// open (each open begins a new epoch and knows no earlier suspects), and
+// of layout 2 before epochs (whose entries are empty) are checked by
+// reading the record, as before. Epoch numbers are persisted before any
+// entry carries them, so a reopened backend never reuses one.
 //
 // A Delete reads the record and removes its entry, and an Expire removes
 // the entries it walks, so neither leaves a stale entry behind. Clear
 // removes them all.
-//
-// The suspects are a Bloom filter (a false positive only costs a read),
-// sized for suspectMinCap keys at first. Past its capacity the backend
-// starts a new epoch (persisted before any entry carries it) with an empty
-// filter of twice the capacity, up to suspectMaxCap keys (10 MiB): the
-// entries written so far are checked by reading from then on.
 
-// Capacities of the suspect filter, in keys (2.5 bytes each). Variables
-// so tests can lower them.
+// Suspect generations: keys per epoch's filter (2.5 bytes each) and the
+// number of epochs whose suspects are kept. Variables so tests can lower
+// them.
 var (
-	suspectMinCap = 1 << 16
-	suspectMaxCap = 1 << 22
+	suspectGenKeys = 1 << 18
+	suspectGens    = 16
 )
 
-// openEpoch starts this open's epoch: one more than the last open's,
+// suspectGen is the suspects of one epoch.
+type suspectGen struct {
+	epoch uint64
+	f     *bloomFilter // nil: none yet
+}
+
+// openEpoch starts this open's epoch: one more than the last one used,
 // persisted before any index entry carries it.
 func (p *Pebble) openEpoch() error {
 	v, ok, err := p.getMeta(metaEpoch)
@@ -57,7 +65,11 @@ func (p *Pebble) openEpoch() error {
 		}
 		last = binary.BigEndian.Uint64(v)
 	}
-	return p.setEpoch(last+1, pebble.Sync)
+	if err := p.setEpoch(last+1, pebble.Sync); err != nil {
+		return err
+	}
+	p.suspects = append(p.suspects[:0], suspectGen{epoch: p.epoch})
+	return nil
 }
 
 // setEpoch persists e as the current epoch and then uses it. Pebble
@@ -69,33 +81,39 @@ func (p *Pebble) setEpoch(e uint64, wo *pebble.WriteOptions) error {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], e)
 	if err := p.db.Set(metaEpoch, b[:], wo); err != nil {
-		p.epoch, p.epochVal = 0, [8]byte{}
+		p.epoch, p.epochVal, p.suspects = 0, [8]byte{}, nil
 		return fmt.Errorf("kv: cannot write the index epoch: %w", err)
 	}
 	p.epoch, p.epochVal = e, b
-	p.forgetSuspects()
 	return nil
 }
 
-// forgetSuspects empties the suspect filter; a full one is replaced by one
-// of twice its capacity (up to suspectMaxCap).
-func (p *Pebble) forgetSuspects() {
-	switch f := p.suspects; {
-	case f == nil:
-	case f.added > f.capacity && f.capacity < suspectMaxCap:
-		p.suspects = newBloomFilter(min(2*f.capacity, suspectMaxCap))
-	default:
-		clear(f.blocks)
-		f.added = 0
+// nextEpoch begins the next epoch with an empty suspect filter, dropping
+// the oldest generation past suspectGens (its memory is reused).
+func (p *Pebble) nextEpoch() {
+	if err := p.setEpoch(p.epoch+1, pebble.NoSync); err != nil {
+		p.logf("%v (expiry now reads every record it removes)", err)
+		return
 	}
+	var f *bloomFilter
+	if len(p.suspects) >= suspectGens {
+		f = p.suspects[0].f
+		n := copy(p.suspects, p.suspects[1:])
+		p.suspects = p.suspects[:n]
+		if f != nil {
+			clear(f.blocks)
+			f.added = 0
+		}
+	}
+	p.suspects = append(p.suspects, suspectGen{epoch: p.epoch, f: f})
 }
 
 // noteWrite records that the key of hash h (hashKey) is about to be
 // written: unless the key filter knows it has no record, an index entry of
 // it may become stale.
 //
-// Hot path (every Put): a hash and one block of the key filter, and for a
-// key that may exist one block of the suspect filter; no allocation.
+// Hot path (every Put): one block of the key filter, and for a key that
+// may exist one block of the suspect filter; no allocation.
 func (p *Pebble) noteWrite(h uint64) {
 	if p.epoch == 0 {
 		return // nothing is trusted: nothing to note
@@ -104,27 +122,44 @@ func (p *Pebble) noteWrite(h uint64) {
 	if f := p.filter.f; f != nil && !f.has(h) {
 		return
 	}
-	if p.suspects == nil {
-		p.suspects = newBloomFilter(suspectMinCap)
+	g := &p.suspects[len(p.suspects)-1]
+	if g.f == nil {
+		g.f = newBloomFilter(suspectGenKeys)
 	}
-	if p.suspects.has(h) {
-		return // a key rewritten again costs no capacity
+	if g.f.has(h) {
+		return // a key rewritten again in this epoch costs no capacity
 	}
-	p.suspects.add(h)
-	if p.suspects.added > p.suspects.capacity {
-		// A failure is reported by the next commit's caller only if it
-		// fails too; meanwhile nothing is trusted, which is safe.
-		if err := p.setEpoch(p.epoch+1, pebble.NoSync); err != nil {
-			p.logf("%v (expiry now reads every record it removes)", err)
-		}
+	g.f.add(h)
+	if g.f.added >= g.f.capacity {
+		p.nextEpoch()
 	}
 }
 
 // exactEntry reports whether the index entry of key with value val can be
 // trusted to match the key's record (see above).
 func (p *Pebble) exactEntry(key, val []byte) bool {
-	if p.epoch == 0 || len(val) != 8 || binary.BigEndian.Uint64(val) != p.epoch {
+	if p.epoch == 0 || len(val) != 8 {
 		return false
 	}
-	return p.suspects == nil || !p.suspects.has(p.hashKey(key))
+	e := binary.BigEndian.Uint64(val)
+	if e < p.suspects[0].epoch || e > p.epoch {
+		return false // before the suspects kept (or not ours)
+	}
+	h := p.hashKey(key)
+	for i := len(p.suspects) - 1; i >= 0 && p.suspects[i].epoch >= e; i-- {
+		if f := p.suspects[i].f; f != nil && f.has(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// clearSuspects forgets every suspect once no index entry is left (Clear).
+func (p *Pebble) clearSuspects() {
+	for _, g := range p.suspects {
+		if g.f != nil {
+			clear(g.f.blocks)
+			g.f.added = 0
+		}
+	}
 }

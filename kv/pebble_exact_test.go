@@ -100,46 +100,91 @@ func TestPebbleExactEntriesReopen(t *testing.T) {
 	checkPebble(t, p)
 }
 
-// TestPebbleExactEntriesNewEpoch checks that past the suspect filter's
-// capacity the backend starts a new epoch: the suspects are forgotten, and
-// the entries written before are checked by reading.
-func TestPebbleExactEntriesNewEpoch(t *testing.T) {
-	oldMin, oldMax := suspectMinCap, suspectMaxCap
-	suspectMinCap, suspectMaxCap = 2, 4
-	defer func() { suspectMinCap, suspectMaxCap = oldMin, oldMax }()
+// TestPebbleExactEntriesEpochs checks the suspect generations: entries
+// of the epochs whose suspects are kept stay exact while other keys are
+// rewritten; past suspectGens epochs the oldest suspects are forgotten and
+// those entries are checked by reading; and a reopened backend continues
+// after the last epoch used.
+func TestPebbleExactEntriesEpochs(t *testing.T) {
+	oldKeys, oldGens := suspectGenKeys, suspectGens
+	suspectGenKeys, suspectGens = 4, 3
+	defer func() { suspectGenKeys, suspectGens = oldKeys, oldGens }()
 	fs := vfs.NewMem()
 	p := openPebble(t, PebbleOptions{FS: fs})
 	waitFilter(p)
 	v := enc(cnt(1))
 	key := func(i int) []byte { return enc(str(fmt.Sprintf("k%03d", i))) }
-	for i := range 10 {
-		if err := p.Put(key(i), v, 100); err != nil {
+	put := func(i int, at int64) {
+		t.Helper()
+		if err := p.Put(key(i), v, at); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e0 := p.epoch
-	for i := range 10 { // ten suspects: at least one new epoch
-		if err := p.Put(key(i), v, 300); err != nil {
-			t.Fatal(err)
+	for i := range 10 {
+		put(i, 100) // written once: exact
+	}
+	for i := range 10 {
+		put(100+i, 0) // new keys, no suspects
+	}
+	for i := range 8 {
+		put(100+i, 0) // eight suspects: two full generations
+	}
+	if p.epoch != e0+2 || len(p.suspects) != 3 {
+		t.Fatalf("epoch %d -> %d, %d generations; want +2 and 3", e0, p.epoch, len(p.suspects))
+	}
+	if got := expireAll(t, p, 150); len(got) != 10 {
+		t.Fatalf("expired %d keys at 150, want 10", len(got))
+	}
+	if m := p.Metrics(); m.IndexReads != 0 {
+		t.Fatalf("IndexReads = %d: entries within the kept epochs were read", m.IndexReads)
+	}
+	// Entries of epoch e0+2, then enough suspects to drop its generation.
+	for i := range 10 {
+		put(200+i, 300)
+	}
+	for i := range 4 {
+		put(200+i, 400) // stale entries at 300
+	}
+	for i := range 12 {
+		put(100+i, 1) // suspects of later epochs
+	}
+	if p.suspects[0].epoch <= e0+2 || len(p.suspects) != suspectGens {
+		t.Fatalf("oldest kept epoch %d (%d generations), want past %d", p.suspects[0].epoch, len(p.suspects), e0+2)
+	}
+	got := expireAll(t, p, 350)
+	if len(got) != 6+12 {
+		t.Fatalf("expired %d keys at 350, want 18", len(got))
+	}
+	for i := range 4 {
+		if got[string(key(200+i))] {
+			t.Fatalf("key %d expired at its stale entry", 200+i)
 		}
 	}
-	if p.epoch < e0+2 || p.suspects.capacity != suspectMaxCap || p.suspects.added > suspectMaxCap {
-		t.Fatalf("epoch %d -> %d with a suspect filter of %d/%d keys", e0, p.epoch, p.suspects.added, p.suspects.capacity)
+	if m := p.Metrics(); m.IndexReads < 10 {
+		t.Fatalf("IndexReads = %d: entries older than the kept epochs were trusted", m.IndexReads)
 	}
-	if got := expireAll(t, p, 200); len(got) != 0 {
-		t.Fatalf("expired %d rewritten keys at their stale entries", len(got))
+	if got := expireAll(t, p, 450); len(got) != 4 {
+		t.Fatalf("expired %d keys at 450, want 4", len(got))
 	}
-	if got := expireAll(t, p, 300); len(got) != 10 {
-		t.Fatalf("expired %d keys at 300, want 10", len(got))
+	// A key rewritten in a later epoch than its entry's.
+	put(300, 500)
+	e := p.epoch
+	for i := 0; p.epoch == e; i++ {
+		put(100+i%10, 0)
+	}
+	put(300, 0) // the entry at 500 is stale now
+	if got := expireAll(t, p, 600); len(got) != 0 {
+		t.Fatalf("expired %v at 600: a suspect of a later epoch was missed", got)
 	}
 	checkPebble(t, p)
-	e1 := p.epoch
+	last := p.epoch
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
 	p = openPebble(t, PebbleOptions{FS: fs})
 	defer p.Close()
-	if p.epoch != e1+1 {
-		t.Fatalf("epoch after reopen %d, want %d (one more than the last in use)", p.epoch, e1+1)
+	if p.epoch != last+1 {
+		t.Fatalf("epoch after reopen %d, want %d (one more than the last in use)", p.epoch, last+1)
 	}
 }
