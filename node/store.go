@@ -81,10 +81,16 @@ type StoreOptions struct {
 	// are due the master expires one slice per turn of its loop, after
 	// the requests that came meanwhile, so an expiry wave is spread
 	// between requests and never stalls writes for long. Within the bound
-	// the master sizes each slice by the last one's cost per index entry to take
-	// about as long as the requests of its turn (at least 2 ms): while
-	// requests keep coming, a wave gets about half of the master's time,
-	// even when its reads go to the disk. Default 256.
+	// the master sizes each slice by the last one's cost per index entry
+	// to take about as long as the requests of its turn (at least 2 ms).
+	// While requests keep coming (one came in the last 100 ms), a wave
+	// also removes at most one key per two requests applied: each expired
+	// key costs every clone an update, as a write does, so a wave takes at
+	// most about a third of the updates and writes keep about two thirds
+	// of their rate on a saturated machine. Due keys stay readable until
+	// they are removed, so under a steady full load a wave of N keys takes
+	// about 2N / (write rate) to clear; without requests it runs in slices
+	// back to back. Default 256.
 	ExpireBatch int
 }
 

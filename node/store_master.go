@@ -48,12 +48,41 @@ type storeMaster struct {
 	buf      []byte
 	// expireN is the size of the next expiry slice (see turn).
 	expireN int
+	// The expiry allowance while requests keep coming (see turn): keys
+	// that may expire, times expireShare, and when a request came last.
+	allowance int
+	lastReq   time.Time
 }
 
 // minExpireSlice is the time an expiry slice may take even when no
 // request was waiting: with nothing else to do, a wave advances in slices
 // of about this length, back to back.
 const minExpireSlice = 2 * time.Millisecond
+
+// Expiry pacing. Each expired key costs the clones an update, as a write
+// does, and on a busy machine the clones, the network and the writers
+// share the CPU with the master. So while requests keep coming (one came
+// within expireIdle), a wave removes at most one key per expireShare
+// requests applied, so that it takes at most about a third of the updates;
+// otherwise it runs in slices back to back. The allowance saves up to
+// maxAllowance keys.
+const (
+	expireShare  = 2
+	expireIdle   = 100 * time.Millisecond
+	maxAllowance = 4096
+)
+
+// expireSliceSize returns the keys the next expiry slice may remove, given
+// the slice size sized by cost (size), the allowance (keys times
+// expireShare) and the time since the last request, and whether the
+// allowance cut it short.
+func expireSliceSize(size, allowance int, sinceReq time.Duration) (int, bool) {
+	if sinceReq >= expireIdle {
+		return size, false // no request is waiting: back to back
+	}
+	n := min(size, allowance/expireShare)
+	return n, n < size
+}
 
 // masterAnswer is the answer to one request, sent after its batch commits.
 type masterAnswer struct {
@@ -249,8 +278,9 @@ func (sm *storeMaster) run() {
 	tick := time.NewTicker(sm.s.opts.Tick)
 	defer tick.Stop()
 	expireDue := false // keys may be due beyond the slice expired last
+	spin := false      // and expiry is not waiting for its allowance
 	for {
-		if expireDue {
+		if spin {
 			// Another slice of an expiry wave: after the requests that
 			// came meanwhile, without waiting.
 			select {
@@ -274,14 +304,17 @@ func (sm *storeMaster) run() {
 				return
 			}
 		}
-		expireDue = sm.turn(expireDue)
+		var paced bool
+		expireDue, paced = sm.turn(expireDue)
+		spin = expireDue && !paced
 	}
 }
 
 // turn applies the requests queued, and one slice of the due keys if
 // expire is set, as one group commit; then answers and sends. It reports
-// whether more keys may be due.
-func (sm *storeMaster) turn(expire bool) (more bool) {
+// whether more keys may be due, and whether the slice was cut short by
+// the expiry allowance (then the next one waits for requests or a tick).
+func (sm *storeMaster) turn(expire bool) (more, paced bool) {
 	sm.mu.Lock()
 	sm.items, sm.mu.q = sm.mu.q, sm.items[:0]
 	sm.arena, sm.mu.arena = sm.mu.arena, sm.arena[:0]
@@ -290,6 +323,8 @@ func (sm *storeMaster) turn(expire bool) (more bool) {
 	now := time.Now()
 	start := now
 	if len(sm.items) > 0 {
+		sm.lastReq = now
+		sm.allowance = min(sm.allowance+len(sm.items), maxAllowance*expireShare)
 		// Group commit: the turn's writes go to the backend in one batch
 		// (and with Pebble in sync mode, to the disk with one fsync); only
 		// then are they acknowledged.
@@ -304,18 +339,22 @@ func (sm *storeMaster) turn(expire bool) (more bool) {
 		sm.send(now)
 		sm.answerAll(err)
 	}
+	n := 0
 	if expire {
-		// After the answers, so that requests never wait for a slice. A
-		// slice gets about the time the turn's requests took (at least
-		// minExpireSlice): while requests keep coming, an expiry wave takes
-		// at most about half of the master's time, however slow its reads
-		// (a wave of keys that are no longer cached reads the disk).
-		budget := max(minExpireSlice, time.Since(start))
 		if sm.expireN <= 0 {
 			sm.expireN = sm.s.opts.ExpireBatch
 		}
+		n, paced = expireSliceSize(sm.expireN, sm.allowance, now.Sub(sm.lastReq))
+		more = n == 0
+	}
+	if n > 0 {
+		// After the answers, so that requests never wait for a slice. A
+		// slice gets about the time the turn's requests took (at least
+		// minExpireSlice), however slow its reads (a wave of keys that
+		// are no longer cached reads the disk).
+		budget := max(minExpireSlice, time.Since(start))
 		t0 := time.Now()
-		n, scanned0 := sm.expireN, sm.store.Backend().Metrics().IndexScanned
+		scanned0 := sm.store.Backend().Metrics().IndexScanned
 		sm.store.BeginGroup()
 		ups, err := sm.store.Expire(now.UnixNano(), n)
 		if err == nil {
@@ -329,6 +368,7 @@ func (sm *storeMaster) turn(expire bool) (more bool) {
 		// Index entries examined: the keys removed, the stale entries
 		// skipped (Pebble), and one that was not due yet.
 		walked := int(sm.store.Backend().Metrics().IndexScanned - scanned0)
+		sm.allowance = max(sm.allowance-walked*expireShare, 0)
 		if d := time.Since(t0); walked > 0 && d > 0 {
 			// The next slice's size from this one's cost per entry.
 			per := d / time.Duration(walked)
@@ -346,7 +386,7 @@ func (sm *storeMaster) turn(expire bool) (more bool) {
 	if cap(sm.arena) > 4<<20 {
 		sm.arena = nil // let a burst's buffer go
 	}
-	return more
+	return more, paced
 }
 
 // send publishes what the replication channel asks.

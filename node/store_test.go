@@ -169,3 +169,28 @@ func TestStoreExpiryWave(t *testing.T) {
 		t.Fatalf("master keys %v, clone keys %v", mk, ck)
 	}
 }
+
+// TestExpireSliceSize pins the expiry pacing: while requests keep coming a
+// slice takes at most one key per expireShare requests applied; without
+// requests for expireIdle, whole slices.
+func TestExpireSliceSize(t *testing.T) {
+	for _, tc := range []struct {
+		size, allowance int
+		since           time.Duration
+		want            int
+		paced           bool
+	}{
+		{256, 0, expireIdle, 256, false},
+		{256, 0, time.Hour, 256, false},
+		{256, 0, 0, 0, true},
+		{256, 1, expireIdle - 1, 0, true},
+		{256, 100, time.Millisecond, 50, true},
+		{256, 512, time.Millisecond, 256, false},
+		{256, 10_000, 0, 256, false},
+	} {
+		n, paced := expireSliceSize(tc.size, tc.allowance, tc.since)
+		if n != tc.want || paced != tc.paced {
+			t.Errorf("expireSliceSize(%d, %d, %v) = %d, %v; want %d, %v", tc.size, tc.allowance, tc.since, n, paced, tc.want, tc.paced)
+		}
+	}
+}
