@@ -340,6 +340,10 @@ func (l *logs) batchFrame(p *netio.Peer, f frame.Frame) {
 	l.sink.post(p, f.Body())
 }
 
+// shipMetricsEvery is how often pump publishes the Shipper's metrics while
+// events keep coming (LogStats.Ship lags by at most this, or a tick).
+const shipMetricsEvery = 10 * time.Millisecond
+
 // pump owns the Shipper: it compresses closed batches, hands them to the
 // local sink and the Shipper, does the Shipper's sends and counts its
 // drops.
@@ -349,10 +353,11 @@ func (l *logs) pump(s *logsink.Shipper) {
 	defer tick.Stop()
 	loggers := map[string]*netio.Peer{}
 	var (
-		events  []logEvent
-		closed  []logsink.Batch
-		frame_  []byte
-		waiters []chan struct{}
+		events    []logEvent
+		closed    []logsink.Batch
+		frame_    []byte
+		waiters   []chan struct{}
+		published time.Time // when the Shipper's metrics were last published
 	)
 	topicPrefix := []byte("weir/logs/")
 	var topic []byte
@@ -452,13 +457,18 @@ func (l *logs) pump(s *logsink.Shipper) {
 			}
 			s.Advance()
 		}
-		m := s.Metrics()
-		l.ship.Store(&m)
-		if len(waiters) > 0 && m.Pending == 0 && (l.sink == nil || l.sink.idle()) {
-			for _, w := range waiters {
-				close(w)
+		// Metrics walks every pending batch: published at most every
+		// shipMetricsEvery (and at each tick), not once per event.
+		if t := time.Now(); len(waiters) > 0 || t.Sub(published) >= shipMetricsEvery {
+			m := s.Metrics()
+			l.ship.Store(&m)
+			published = t
+			if len(waiters) > 0 && m.Pending == 0 && (l.sink == nil || l.sink.idle()) {
+				for _, w := range waiters {
+					close(w)
+				}
+				waiters = waiters[:0]
 			}
-			waiters = waiters[:0]
 		}
 	}
 }
