@@ -260,6 +260,96 @@ func BenchmarkChurn(b *testing.B) {
 	}
 }
 
+// BenchmarkChurnRatio measures what BenchmarkChurn's writer=1M/s case
+// costs the readers within one run, as a ratio: the writer alternates
+// 50 ms of churn (paced at 1M changes/s, or flat out if it cannot keep
+// that pace) with 50 ms of rest while the readers match throughout, and
+// readers-kept-% is the readers' rate during churn over their rate at
+// rest. Comparing separate runs (writer=none against writer=1M/s) mixes in
+// the machine's drift between them, which on a shared VM is as large as
+// the effect; alternating phases share it. changes/s is the writer's rate
+// during its churn phases.
+func BenchmarkChurnRatio(b *testing.B) {
+	for _, size := range []int{10_000, 1_000} {
+		b.Run(fmt.Sprintf("size=%dk", size/1000), func(b *testing.B) { benchChurnRatio(b, size) })
+	}
+}
+
+func benchChurnRatio(b *testing.B, size int) {
+	const (
+		batch = 1000
+		rate  = 1_000_000
+		half  = 50 * time.Millisecond // each phase
+		every = 256                   // matches between a reader's phase checks
+	)
+	rng := rand.New(rand.NewPCG(3, 3))
+	c := newChurner(b, rng, size)
+	topics := make([][]byte, 256)
+	for i := range topics {
+		topics[i] = []byte(c.live[rng.IntN(len(c.live))].Prefix + "/event")
+	}
+	readers := max(1, runtime.GOMAXPROCS(0)-1)
+	var phase atomic.Uint64 // even: rest, odd: churn
+	var done atomic.Bool
+	var phaseNs [2]int64
+	var changes int64
+	var ctl sync.WaitGroup
+	ctl.Go(func() {
+		period := time.Second * batch / rate
+		for !done.Load() {
+			start := time.Now()
+			if phase.Load()&1 == 1 {
+				next := start
+				for time.Since(start) < half && !done.Load() {
+					changes += int64(c.step(batch, batch))
+					next = next.Add(period)
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+				}
+			} else {
+				time.Sleep(half)
+			}
+			phaseNs[phase.Load()&1] += int64(time.Since(start))
+			phase.Add(1)
+		}
+	})
+	counts := make([][2]int64, readers)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for g := range readers {
+		wg.Go(func() {
+			dst := make([]int, 0, benchPeers)
+			p := phase.Load()
+			n := 0
+			for i := range b.N {
+				dst = c.r.Match(topics[(i+g*64)&255], dst[:0])
+				if n++; n == every {
+					counts[g][p&1] += int64(n)
+					n, p = 0, phase.Load()
+				}
+			}
+			counts[g][p&1] += int64(n)
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	done.Store(true)
+	ctl.Wait()
+	var rest, churn int64
+	for _, c := range counts {
+		rest, churn = rest+c[0], churn+c[1]
+	}
+	if phaseNs[0] == 0 || phaseNs[1] == 0 || rest == 0 {
+		return // too short a run for both phases (the framework's first tries)
+	}
+	restRate := float64(rest) / float64(phaseNs[0])
+	churnRate := float64(churn) / float64(phaseNs[1])
+	b.ReportMetric(100*churnRate/restRate, "readers-kept-%")
+	b.ReportMetric(float64(changes)/(float64(phaseNs[1])/1e9), "changes/s")
+}
+
 // busyWriter is the rate of benchChurn's writer=busy control.
 const busyWriter = -2
 
