@@ -16,15 +16,28 @@ type entry[S comparable] struct {
 	hash  uint64
 	gen   uint64
 	topic string // a copy of the topic, in buf if it has at most shortTopic bytes
-	subs  []S    // read-only; often shared with a trie node
+	subs  []S    // read-only; often shared with a trie node, or one's own
 	buf   [shortTopic]byte
+	one   [1]S // subs of a one-subscriber result that is not shared
 }
 
 // newEntry returns an entry for topic. Its copy of the topic is in the
 // entry itself when it fits, so that a miss allocates one object, not two;
-// a longer topic is copied unless old, an earlier copy, is given.
-func newEntry[S comparable](h, gen uint64, topic []byte, old string, subs []S) *entry[S] {
-	e := &entry[S]{hash: h, gen: gen, subs: subs}
+// a longer topic is copied unless old, an earlier copy, is given. The
+// result is shared (kept as it is), or else copied from result: one
+// subscriber into the entry itself, more into an array of their own.
+// (Two parameters, so that result, often a caller's stack buffer, does not
+// escape.)
+func newEntry[S comparable](h, gen uint64, topic []byte, old string, shared, result []S) *entry[S] {
+	e := &entry[S]{hash: h, gen: gen, subs: shared}
+	switch {
+	case shared != nil || len(result) == 0:
+	case len(result) == 1:
+		e.one[0] = result[0]
+		e.subs = e.one[:]
+	default:
+		e.subs = slices.Clone(result)
+	}
 	switch {
 	case len(topic) <= shortTopic:
 		n := copy(e.buf[:], topic)
@@ -248,11 +261,12 @@ func (r *Router[S]) fill(snap *snapshot[S], h uint64, topic []byte, dst []S) []S
 	start := len(dst)
 	dst, shared, ok := collect(snap, topic, dst)
 	r.misses.Add(1)
+	var result []S
 	if !ok {
 		if len(dst)-start > r.maxResult {
 			return dst
 		}
-		shared = slices.Clone(dst[start:])
+		shared, result = nil, dst[start:] // copied by newEntry
 	}
 	// A reader that loaded its snapshot before a writer published the next
 	// one must not overwrite an entry that may already be current.
@@ -261,7 +275,7 @@ func (r *Router[S]) fill(snap *snapshot[S], h uint64, topic []byte, dst []S) []S
 	}
 	// newEntry copies topic: it may be a view into a network buffer.
 	slot, old := r.victim(snap.gen, h, topic)
-	slot.Store(newEntry(h, snap.gen, topic, old, shared))
+	slot.Store(newEntry(h, snap.gen, topic, old, shared, result))
 	return dst
 }
 
