@@ -9,11 +9,16 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/weirio/weir/frame"
 )
 
 // checkMemory verifies every invariant of a memory backend's layout: the
-// table (each key reachable from its home, tags right, load under the
-// limit), the entries and free list, the arena accounting and the heap.
+// tables (each key in one of them, reachable from its home, tags right,
+// load under the limit; the old table's slots below the migration cursor
+// empty or tombstones), the entries and free list, the arena accounting
+// and the heap.
 func checkMemory(t testing.TB, b *Memory) {
 	t.Helper()
 	if len(b.slots) == 0 {
@@ -28,26 +33,48 @@ func checkMemory(t testing.TB, b *Memory) {
 			t.Fatalf("%d keys in a table that grows beyond %d", b.n, b.growAt)
 		}
 	}
-	mask := uint64(len(b.slots) - 1)
 	seen := make(map[int32]bool)
-	for pos, s := range b.slots {
-		if s == 0 {
-			continue
-		}
-		ei := int32(uint32(s)) - 1
-		if ei < 0 || int(ei) >= b.nents || b.ent(ei).hidx == unusedEntry || seen[ei] {
-			t.Fatalf("slot %d holds entry %d (of %d), unused or seen before", pos, ei, b.nents)
-		}
-		seen[ei] = true
-		h := b.hash(b.key(b.ent(ei)))
-		if s>>32 != h>>32 {
-			t.Fatalf("slot %d: tag %x, key hashes to %x", pos, s>>32, h>>32)
-		}
-		for p := b.home(h); p != uint64(pos); p = (p + 1) & mask {
-			if b.slots[p] == 0 {
-				t.Fatalf("slot %d (home %d) is not reachable: slot %d is empty", pos, b.home(h), p)
+	// table checks one table: its keys each once (in either table), tagged
+	// right and reachable from their home.
+	table := func(name string, slots []uint64, shift uint, from int) {
+		mask := uint64(len(slots) - 1)
+		for pos, s := range slots {
+			if s == 0 || s == tombstone && name == "old" {
+				continue
+			}
+			if pos < from {
+				t.Fatalf("%s slot %d, below the migration cursor %d, holds %x", name, pos, from, s)
+			}
+			ei := int32(uint32(s)) - 1
+			if ei < 0 || int(ei) >= b.nents || b.ent(ei).hidx == unusedEntry || seen[ei] {
+				t.Fatalf("%s slot %d holds entry %d (of %d), unused or seen before", name, pos, ei, b.nents)
+			}
+			seen[ei] = true
+			h := b.hash(b.key(b.ent(ei)))
+			if s>>32 != h>>32 {
+				t.Fatalf("%s slot %d: tag %x, key hashes to %x", name, pos, s>>32, h>>32)
+			}
+			home := h >> 32 << 32 >> shift
+			for p := home; p != uint64(pos); p = (p + 1) & mask {
+				if slots[p] == 0 {
+					t.Fatalf("%s slot %d (home %d) is not reachable: slot %d is empty", name, pos, home, p)
+				}
 			}
 		}
+	}
+	table("new", b.slots, b.shift, 0)
+	if b.old == nil {
+		if b.oshift != 0 || b.moved != 0 {
+			t.Fatalf("no old table but oshift %d, moved %d", b.oshift, b.moved)
+		}
+	} else {
+		if size := len(b.old); 2*size != len(b.slots) || uint(64-b.oshift) != uint(bits64(size)) || b.moved < 0 || b.moved >= size {
+			t.Fatalf("old table of %d slots (new: %d), shift %d, moved %d", size, len(b.slots), b.oshift, b.moved)
+		}
+		if !slices.Contains(b.old, 0) {
+			t.Fatal("old table without an empty slot")
+		}
+		table("old", b.old, b.oshift, b.moved)
 	}
 	if len(seen) != b.n {
 		t.Fatalf("%d slots used, n = %d", len(seen), b.n)
@@ -225,6 +252,297 @@ func TestMemoryGrowth(t *testing.T) {
 	}
 	checkMemory(t, b)
 	m.check(t, b)
+}
+
+// where tells which table holds key: "new", "old", or "" for neither.
+func where(b *Memory, key string) string {
+	pos, ei := b.lookup([]byte(key), b.hash([]byte(key)))
+	switch {
+	case ei < 0:
+		return ""
+	case pos&inOld != 0:
+		return "old"
+	}
+	return "new"
+}
+
+// unmovedKey returns a key of b's old table, from a random slot, that the
+// next mutating call will not move yet: its slot is at least a batch past
+// the migration cursor.
+func unmovedKey(b *Memory, r *rand.Rand) (string, bool) {
+	from := b.moved + migrateBatch
+	if from >= len(b.old) {
+		return "", false
+	}
+	start := from + r.IntN(len(b.old)-from)
+	for i := range len(b.old) - from {
+		if s := b.old[from+(start-from+i)%(len(b.old)-from)]; s != 0 && s != tombstone {
+			return string(b.key(b.ent(int32(uint32(s)) - 1))), true
+		}
+	}
+	return "", false
+}
+
+// movedKey returns a key of b's new table, from a random slot.
+func movedKey(b *Memory, r *rand.Rand) (string, bool) {
+	start := r.IntN(len(b.slots))
+	for i := range b.slots {
+		if s := b.slots[(start+i)%len(b.slots)]; s != 0 {
+			return string(b.key(b.ent(int32(uint32(s)) - 1))), true
+		}
+	}
+	return "", false
+}
+
+// TestMemoryMigration grows a memory backend through many incremental
+// growths and, while each migration is under way, runs every operation on
+// keys still in the old table, keys already moved and absent keys: puts,
+// overwrites, putSwaps, deletes, gets, expiries, iteration, a Clear and a
+// growth forced in the middle of another. The layout and the contents
+// (against the map model) are checked after every step (every 16th in
+// the larger tables).
+func TestMemoryMigration(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	b := NewMemory()
+	m := memModel{}
+	var now int64
+	fresh := 0
+	ran := make(map[string]int) // operations run while migrating, by kind and table
+	put := func(k string, at int64) {
+		t.Helper()
+		v := memVal(r.IntN(256), r.IntN(60))
+		mustPut(t, b, k, v, at)
+		m[k] = entry{v, at}
+	}
+	expiry := func() int64 {
+		if r.IntN(3) == 0 {
+			return now + 1 + r.Int64N(200)
+		}
+		return 0
+	}
+	checkAll := 1 << 13 // tables checked after every step; larger ones every 16th
+	if testing.Short() || raceEnabled {
+		checkAll = 1 << 10
+	}
+	migrations := 0
+	for len(b.slots) < 1<<16 {
+		for size := len(b.slots); len(b.slots) == size; fresh++ {
+			put(memKey(fresh), expiry())
+		}
+		if b.old == nil {
+			continue // an old table of up to migrateBatch slots moves at once
+		}
+		migrations++
+		for step := 0; b.old != nil; step++ {
+			switch op := r.IntN(12); {
+			case migrations == 4 && step == 5:
+				if err := b.Clear(); err != nil {
+					t.Fatal(err)
+				}
+				clear(m)
+				if b.slots != nil || b.old != nil || b.moved != 0 {
+					t.Fatalf("Clear kept a table: %d slots, %d old", len(b.slots), len(b.old))
+				}
+				ran["clear"]++
+			case migrations == 9 && step == 10:
+				size, swept, rest := len(b.slots), b.swept, uint64(len(b.old)-b.moved)
+				b.grow()
+				if len(b.old) != size || len(b.slots) != 2*size || b.swept != swept+rest+migrateBatch {
+					t.Fatalf("growing mid-migration: %d old slots, %d new, %d swept; want %d, %d, %d",
+						len(b.old), len(b.slots), b.swept, size, 2*size, swept+rest+migrateBatch)
+				}
+				ran["grow"]++
+			case op == 0:
+				k := memKey(fresh)
+				fresh++
+				put(k, expiry())
+				if w := where(b, k); w != "new" {
+					t.Fatalf("a new key went to the %q table", w)
+				}
+				ran["put new"]++
+			case op <= 2:
+				k, ok := unmovedKey(b, r)
+				if !ok {
+					break
+				}
+				put(k, expiry())
+				if w := where(b, k); w != "old" {
+					t.Fatalf("overwritten key %q left the old table for %q", k, w)
+				}
+				ran["overwrite old"]++
+			case op == 3:
+				if k, ok := movedKey(b, r); ok {
+					put(k, expiry())
+					ran["overwrite new"]++
+				}
+			case op == 4:
+				tbl := "old"
+				k, ok := unmovedKey(b, r)
+				if r.IntN(2) == 0 {
+					tbl = "new"
+					k, ok = movedKey(b, r)
+				}
+				if !ok {
+					break
+				}
+				v := memVal(r.IntN(256), r.IntN(60))
+				prev, existed, err := b.putSwap([]byte(k), v, 0, nil)
+				if err != nil || !existed || !bytes.Equal(prev, m[k].val) {
+					t.Fatalf("putSwap(%q) = %q %v %v, want %q", k, prev, existed, err, m[k].val)
+				}
+				m[k] = entry{v, 0}
+				if w := where(b, k); w != tbl {
+					t.Fatalf("putSwap moved %q from the %s table to %q", k, tbl, w)
+				}
+				ran["putSwap "+tbl]++
+			case op <= 6:
+				tbl := "old"
+				k, ok := unmovedKey(b, r)
+				if op == 6 {
+					tbl = "new"
+					k, ok = movedKey(b, r)
+				}
+				if !ok {
+					break
+				}
+				if existed, err := b.Delete([]byte(k)); !existed || err != nil {
+					t.Fatalf("Delete(%q) in the %s table = %v %v", k, tbl, existed, err)
+				}
+				delete(m, k)
+				if w := where(b, k); w != "" {
+					t.Fatalf("deleted key %q found in the %s table", k, w)
+				}
+				ran["delete "+tbl]++
+			case op == 7:
+				if existed, err := b.Delete([]byte("absent")); existed || err != nil {
+					t.Fatalf("Delete(absent) = %v %v", existed, err)
+				}
+				ran["delete absent"]++
+			case op <= 9:
+				now += r.Int64N(8)
+				limit := 1 + r.IntN(5)
+				if r.IntN(10) == 0 {
+					limit = 0 // all that are due
+				}
+				want := m.expire(now, limit)
+				for _, k := range want {
+					pos, ei := b.lookup([]byte(k), b.hash([]byte(k)))
+					switch {
+					case ei < 0:
+						t.Fatalf("due key %q is in no table", k)
+					case pos&inOld == 0:
+						ran["expire new"]++
+					case int(pos&^inOld) >= b.moved+migrateBatch:
+						ran["expire old"]++ // still in the old table when removed
+					}
+				}
+				var got []string
+				n, err := b.Expire(now, limit, func(k []byte) { got = append(got, string(k)) })
+				if err != nil || n != len(got) || !slices.Equal(got, want) {
+					t.Fatalf("Expire(%d, %d) = %d %v %q, want %q", now, limit, n, err, got, want)
+				}
+			case op == 10:
+				calls, stop := 0, 1+r.IntN(50)
+				b.Iterate(func([]byte, []byte, int64) bool {
+					calls++
+					return calls < stop
+				})
+				if calls != min(stop, len(m)) {
+					t.Fatalf("Iterate stopping after %d called fn %d times, with %d keys", stop, calls, len(m))
+				}
+				ran["iterate"]++ // and m.check below iterates over all
+			default:
+				for _, k := range []string{"absent", memKey(fresh + 1)} {
+					if _, _, ok, _ := b.Get([]byte(k)); ok {
+						t.Fatalf("Get(%q) found it", k)
+					}
+				}
+				if k, ok := unmovedKey(b, r); ok {
+					v, at, found, err := b.Get([]byte(k))
+					if w := m[k]; err != nil || !found || !bytes.Equal(v, w.val) || at != w.at {
+						t.Fatalf("Get(%q) = %q @%d %v %v, want %q @%d", k, v, at, found, err, w.val, w.at)
+					}
+					ran["get old"]++
+				}
+			}
+			if len(b.slots) <= checkAll || step%16 == 0 {
+				checkMemory(t, b)
+				m.check(t, b)
+			}
+		}
+		checkMemory(t, b)
+		m.check(t, b)
+	}
+	t.Logf("%d migrations; operations while migrating: %v", migrations, ran)
+	for _, kind := range []string{"put new", "overwrite old", "overwrite new", "putSwap old", "putSwap new",
+		"delete old", "delete new", "delete absent", "expire old", "expire new", "iterate", "get old"} {
+		if ran[kind] < 3 {
+			t.Errorf("%q ran %d times while migrating, want 3 or more", kind, ran[kind])
+		}
+	}
+	if ran["clear"] != 1 || ran["grow"] != 1 {
+		t.Errorf("Clear ran %d times, grow %d times while migrating, want once each", ran["clear"], ran["grow"])
+	}
+}
+
+// TestMemoryMigrationBound: while a memory backend grows to 300k keys
+// under puts, deletes and expiries, no call moves more than migrateBatch
+// old slots, gets move none, and each migration ends within
+// len(old)/migrateBatch mutating calls, long before the next growth.
+func TestMemoryMigrationBound(t *testing.T) {
+	keys := 300_000
+	if testing.Short() || raceEnabled {
+		keys = 60_000
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	b := NewMemory()
+	var now int64
+	fullBatches, growths, mutating := 0, 0, 0
+	for i := 0; b.n < keys; i++ {
+		size, swept, migrating := len(b.slots), b.swept, b.old != nil
+		k := []byte(memKey(r.IntN(keys * 2)))
+		op := r.IntN(10)
+		if op < 9 {
+			mutating++
+		}
+		switch {
+		case op < 7:
+			if err := b.Put(k, k, now+r.Int64N(1000)); err != nil {
+				t.Fatal(err)
+			}
+		case op < 8:
+			b.Delete(k)
+		case op < 9:
+			now++
+			b.Expire(now, 2, func([]byte) {})
+		default:
+			b.Get(k)
+			if b.swept != swept {
+				t.Fatalf("call %d: Get moved %d old slots", i, b.swept-swept)
+			}
+		}
+		moved := b.swept - swept
+		switch {
+		case moved > migrateBatch:
+			t.Fatalf("call %d: %d old slots moved in one call, bound %d", i, moved, migrateBatch)
+		case moved == migrateBatch:
+			fullBatches++
+		}
+		if len(b.slots) != size {
+			growths++
+			if migrating {
+				t.Fatalf("call %d: the table grew from %d slots with a migration under way", i, size)
+			}
+			mutating = 1
+		}
+		if b.old != nil && mutating >= (len(b.old)+migrateBatch-1)/migrateBatch {
+			t.Fatalf("call %d: migration of %d slots still under way after %d mutating calls", i, len(b.old), mutating)
+		}
+	}
+	checkMemory(t, b)
+	if growths < 12 || fullBatches < 300 {
+		t.Fatalf("%d growths, %d full batches: the test did not exercise migration", growths, fullBatches)
+	}
 }
 
 // homeKeys returns keys whose home slot in b's table (of 16 slots) is
@@ -696,4 +1014,37 @@ func TestMemoryAllocs(t *testing.T) {
 		t.Errorf("new key: %v allocations per run", n)
 	}
 	checkMemory(t, b)
+}
+
+// BenchmarkMemoryPutStall fills a memory backend with 1M keys as
+// BenchmarkMemoryInsertFresh does and reports the slowest single Put: of
+// those that grew the table (grow-max-µs: allocating the new table and a
+// first batch) and of the rest (other-max-µs: a batch of migration at
+// most, plus whatever the GC and the machine add). Growing the table all
+// at once made the first one the rehash of every key.
+func BenchmarkMemoryPutStall(b *testing.B) {
+	val := enc(str(string(make([]byte, 64))))
+	var kb []byte
+	var growMax, otherMax time.Duration
+	for range b.N {
+		m := NewMemory()
+		for i := range freshKeys {
+			kb = frame.AppendValue(kb[:0], cnt(uint64(i)))
+			size := len(m.slots)
+			start := time.Now()
+			err := m.Put(kb, val, 0)
+			d := time.Since(start)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(m.slots) != size {
+				growMax = max(growMax, d)
+			} else {
+				otherMax = max(otherMax, d)
+			}
+		}
+		m.Close()
+	}
+	b.ReportMetric(float64(growMax.Nanoseconds())/1e3, "grow-max-µs")
+	b.ReportMetric(float64(otherMax.Nanoseconds())/1e3, "other-max-µs")
 }
