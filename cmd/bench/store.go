@@ -192,7 +192,8 @@ func writeStoreText(w io.Writer, r *bench.StoreResult) error {
 		b.WriteString("    (putting the keys took longer than their expiry: the wave's start overlapped it and was not sampled)\n")
 	}
 	fmt.Fprintf(&b, "  keys: master %d (expected %d), clones %v, consistent %v\n", r.MasterKeys, r.ExpectedKeys, r.CloneKeys, r.ClonesConsistent)
-	fmt.Fprintf(&b, "  errors %d, dropped frames %d, %.1fs, CPU %.1fs\n", r.Errors, r.DroppedFrames, r.Seconds, r.CPUSec)
+	fmt.Fprintf(&b, "  errors %d, dropped frames %d, master write stalls %d (%.2fs), %.1fs, CPU %.1fs\n",
+		r.Errors, r.DroppedFrames, r.MasterWriteStalls, r.MasterWriteStallSec, r.Seconds, r.CPUSec)
 	perOp := func(phase string, ops int) string {
 		return fmt.Sprintf("%s %.1f µs/op", phase, r.PhaseCPUSec[phase]*1e6/float64(max(ops, 1)))
 	}
