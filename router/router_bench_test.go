@@ -282,13 +282,7 @@ func benchChurnRatio(b *testing.B, size int) {
 		half  = 50 * time.Millisecond // each phase
 		every = 256                   // matches between a reader's phase checks
 	)
-	rng := rand.New(rand.NewPCG(3, 3))
-	c := newChurner(b, rng, size)
-	topics := make([][]byte, 256)
-	for i := range topics {
-		topics[i] = []byte(c.live[rng.IntN(len(c.live))].Prefix + "/event")
-	}
-	readers := max(1, runtime.GOMAXPROCS(0)-1)
+	c, topics, readers := churnSetup(b, size)
 	var phase atomic.Uint64 // even: rest, odd: churn
 	var done atomic.Bool
 	var phaseNs [2]int64
@@ -356,15 +350,23 @@ const busyWriter = -2
 // busySink keeps the busy writer's arithmetic from being optimized away.
 var busySink atomic.Uint64
 
-func benchChurn(b *testing.B, size, rate int) {
-	const batch = 1000
+// churnSetup returns the churn benchmarks' router of size subscriptions
+// (with its churner), their readers' 256 topics (each extends a live
+// prefix) and the number of readers: GOMAXPROCS-1, at least one, so that
+// on 2 cores reader and writer each have a core.
+func churnSetup(b *testing.B, size int) (*churner, [][]byte, int) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	c := newChurner(b, rng, size)
 	topics := make([][]byte, 256)
 	for i := range topics {
 		topics[i] = []byte(c.live[rng.IntN(len(c.live))].Prefix + "/event")
 	}
-	readers := max(1, runtime.GOMAXPROCS(0)-1)
+	return c, topics, max(1, runtime.GOMAXPROCS(0)-1)
+}
+
+func benchChurn(b *testing.B, size, rate int) {
+	const batch = 1000
+	c, topics, readers := churnSetup(b, size)
 
 	var stop atomic.Bool
 	var changes atomic.Int64
