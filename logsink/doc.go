@@ -214,7 +214,7 @@
 // Batches must be encoded (CompressBatch) before Add if they may be
 // spooled.
 //
-//   - A batch goes to a live logger with room in its Window (default 64
+//   - A batch goes to a live logger with room in its Window (default 256
 //     unacknowledged batches), round-robin by default, or by rendezvous
 //     hashing per stream with HRWPick; otherwise it waits in memory.
 //   - An unacknowledged batch is sent again after ResendAfter (default 5 s)

@@ -23,7 +23,10 @@ type ShipperOptions struct {
 	// Window bounds the batches sent to one logger and not yet
 	// acknowledged; more wait in memory until acks free room. It keeps a
 	// slow logger's connection queue short (a batch dropped there costs a
-	// ResendAfter). Default 64.
+	// ResendAfter). It must also cover two of the logger's commit rounds
+	// (write, fsync, ack): the worker keeps sending during one only while
+	// the window holds the next. Default 256 (about 5 MiB of conn.log
+	// batches of 400 records; Budget bounds the bytes whatever the count).
 	Window int
 	// FailoverAfter is how long the batches a logger had unacknowledged
 	// when it went down wait for it to come back before they go to another
@@ -42,7 +45,7 @@ type ShipperOptions struct {
 const (
 	DefaultBudget        = 64 << 20
 	DefaultResendAfter   = 5 * time.Second
-	DefaultWindow        = 64
+	DefaultWindow        = 256
 	DefaultFailoverAfter = 30 * time.Second
 )
 

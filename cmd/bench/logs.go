@@ -30,7 +30,7 @@ func logs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs.Uint64Var(&c.Records, "records", 2_000_000, "records written in total")
 	fs.StringVar(&codec, "codec", "s2", "batch compression: s2, zstd or none")
 	fs.IntVar(&c.Batch, "batch", 400, "records per batch (Zeek: 400)")
-	fs.IntVar(&c.Window, "window", 0, "batches sent to a logger and not yet acknowledged, at most (default 64, logsink.DefaultWindow)")
+	fs.IntVar(&c.Window, "window", 0, "batches sent to a logger and not yet acknowledged, at most (default 256, logsink.DefaultWindow)")
 	fs.StringVar(&c.Dir, "dir", "", "directory for the loggers' files (default: a temp dir, removed)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the loggers' files")
 	fs.Float64Var(&c.KillAt, "kill-at", 0, "SIGKILL logger 0 once this fraction of the records is written (e.g. 0.5), restart it, and verify every record is in the files exactly once")
