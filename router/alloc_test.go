@@ -70,3 +70,36 @@ func TestMatchAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshAllocs checks that an Apply which leaves a cached topic's
+// result as it was costs that topic's next match no allocation (its entry
+// is refreshed in place, not replaced), and that one which changes the
+// result still replaces it.
+func TestRefreshAllocs(t *testing.T) {
+	r := mustNew[int](t, Options{})
+	r.Apply([]Change[int]{{OpSubscribe, "weir/a", 1}, {OpSubscribe, "weir/a/b", 2}})
+	topic := []byte("weir/a/b/event")
+	dst := make([]int, 0, 4)
+	r.Match(topic, dst) // the entry
+	unrelated := []Change[int]{{OpSubscribe, "other/", 9}}
+	a := testing.AllocsPerRun(100, func() {
+		r.Apply(unrelated)
+		unrelated[0].Op ^= OpSubscribe ^ OpUnsubscribe
+		if got := r.Match(topic, dst[:0]); len(got) != 2 {
+			panic(fmt.Sprintf("Match = %v, want 2 subscribers", got))
+		}
+	})
+	// Apply itself allocates the new snapshot and the changed path; the
+	// match after it must add nothing: measure Apply alone to compare.
+	b := testing.AllocsPerRun(100, func() {
+		r.Apply(unrelated)
+		unrelated[0].Op ^= OpSubscribe ^ OpUnsubscribe
+	})
+	if a != b {
+		t.Errorf("Apply and a refreshing Match: %v allocs, Apply alone %v; want the same", a, b)
+	}
+	r.Unsubscribe("weir/a/b", 2)
+	if got := r.Match(topic, dst[:0]); len(got) != 1 || got[0] != 1 {
+		t.Errorf("after a change on the topic's path, Match = %v, want [1]", got)
+	}
+}

@@ -8,15 +8,16 @@ import (
 )
 
 // entry is one match-cache entry: the result of matching topic against the
-// snapshot of generation gen. Entries are immutable once stored; a slot is
-// replaced, never edited, so readers need no lock. Empty slots hold the
+// snapshot of generation gen. An entry's topic and result are immutable once
+// stored, so readers need no lock: a changed result replaces the slot's
+// entry, while an unchanged one only raises gen (see refresh). Empty slots hold the
 // router's blank entry, whose generation 0 is never current, so a lookup
 // needs no nil check.
 type entry[S comparable] struct {
 	hash  uint64
-	gen   uint64
-	topic string // a copy of the topic, in buf if it has at most shortTopic bytes
-	subs  []S    // read-only; often shared with a trie node, or one's own
+	gen   atomic.Uint64 // raised in place by refresh; every other field is immutable
+	topic string        // a copy of the topic, in buf if it has at most shortTopic bytes
+	subs  []S           // read-only; often shared with a trie node, or one's own
 	buf   [shortTopic]byte
 	one   [1]S // subs of a one-subscriber result that is not shared
 }
@@ -29,7 +30,8 @@ type entry[S comparable] struct {
 // (Two parameters, so that result, often a caller's stack buffer, does not
 // escape.)
 func newEntry[S comparable](h, gen uint64, topic []byte, old string, shared, result []S) *entry[S] {
-	e := &entry[S]{hash: h, gen: gen, subs: shared}
+	e := &entry[S]{hash: h, subs: shared}
+	e.gen.Store(gen)
 	switch {
 	case shared != nil || len(result) == 0:
 	case len(result) == 1:
@@ -92,7 +94,7 @@ func (r *Router[S]) Match(topic []byte, dst []S) []S {
 		// same hash: e.hash need not be compared again. The entry's copy
 		// is in its own buf: no pointer to follow.
 		b := e.buf[:]
-		if e.gen == snap.gen && len(e.topic) == n && load64(b, 0) == w0 &&
+		if e.gen.Load() == snap.gen && len(e.topic) == n && load64(b, 0) == w0 &&
 			(n >= 16 && load64(b, 8) == w1 && load64(b, n-16) == w2 && load64(b, n-8) == w3 ||
 				n < 16 && load64(b, n-8) == w1) {
 			// The common one-subscriber result into a dst with room:
@@ -143,14 +145,14 @@ func (r *Router[S]) lookup(snap *snapshot[S], topic []byte) (*entry[S], uint64) 
 	if n > shortTopic {
 		h := cacheHash(topic)
 		e := r.probe(h)
-		if e.hash == h && e.gen == snap.gen && e.topic == string(topic) {
+		if e.hash == h && e.gen.Load() == snap.gen && e.topic == string(topic) {
 			return e, h
 		}
 		return nil, h
 	}
 	h := cacheHash(topic)
 	e := r.probe(h)
-	if e.hash == h && e.gen == snap.gen && sameBytes(e.topic, bytesString(topic)) {
+	if e.hash == h && e.gen.Load() == snap.gen && sameBytes(e.topic, bytesString(topic)) {
 		return e, h
 	}
 	return nil, h
@@ -183,7 +185,7 @@ func (r *Router[S]) MatchString(topic string, dst []S) []S {
 	// compare keeps it exact whatever now lives at that address.
 	slot := &r.byAddr[addrHash(topic)>>r.addrShift]
 	snap := r.snap.Load()
-	if e := slot.Load(); e.gen == snap.gen && len(e.topic) == n {
+	if e := slot.Load(); e.gen.Load() == snap.gen && len(e.topic) == n {
 		var same bool
 		if uint(n-16) <= shortTopic-16 {
 			// By hand, as in Match: sameBytes is not inlined.
@@ -273,37 +275,74 @@ func (r *Router[S]) fill(snap *snapshot[S], h uint64, topic []byte, dst []S) []S
 	if r.snap.Load() != snap {
 		return dst
 	}
+	slot, same, old := r.victim(snap.gen, h, topic)
+	if same != nil && sameSubs(same.subs, dst[start:]) {
+		refresh(same, snap.gen)
+		return dst
+	}
 	// newEntry copies topic: it may be a view into a network buffer.
-	slot, old := r.victim(snap.gen, h, topic)
 	slot.Store(newEntry(h, snap.gen, topic, old, shared, result))
 	return dst
 }
 
+// refresh raises e's generation to gen, never lowering it: e's result,
+// computed for an older snapshot, is still the result for snapshot gen.
+// An entry of generation g thus always holds the result for snapshot g,
+// whichever of several refreshing readers wins.
+//
+// Every Apply invalidates the whole cache, but under churn most topics
+// keep their result: a refresh costs the walk, and no allocation, no
+// garbage and no new cache line for every reader to fetch.
+func refresh[S comparable](e *entry[S], gen uint64) {
+	for {
+		g := e.gen.Load()
+		if g >= gen || e.gen.CompareAndSwap(g, gen) {
+			return
+		}
+	}
+}
+
+// sameSubs reports whether a and b hold the same subscribers in the same
+// order (a result found in another order is stored anew, which is only
+// slower).
+func sameSubs[S comparable](a, b []S) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // victim picks the slot of topic's set that fill replaces: the one that
-// holds topic already (stale, or it would have hit), else a blank or stale
-// one, else one chosen by a hash bit (the set has no recency to go by: a hit
-// writes nothing). It also returns the old entry's copy of a topic longer
-// than shortTopic, if any, so that re-filling after an invalidation does
-// not copy the topic again.
-func (r *Router[S]) victim(gen, h uint64, topic []byte) (*atomic.Pointer[entry[S]], string) {
+// holds topic already (stale, or it would have hit; then same is its
+// entry), else a blank or stale one, else one chosen by a hash bit (the set
+// has no recency to go by: a hit writes nothing). It also returns the old
+// entry's copy of a topic longer than shortTopic, if any, so that
+// re-filling after an invalidation does not copy the topic again.
+func (r *Router[S]) victim(gen, h uint64, topic []byte) (slot *atomic.Pointer[entry[S]], same *entry[S], old string) {
 	set := &r.sets[h&r.setMask]
 	var free *atomic.Pointer[entry[S]]
 	for i := range set {
 		e := set[i].Load()
-		if e.hash == h && e.gen != 0 && e.topic == string(topic) {
+		eg := e.gen.Load()
+		if e.hash == h && eg != 0 && e.topic == string(topic) {
 			if len(topic) > shortTopic {
-				return &set[i], e.topic
+				return &set[i], e, e.topic
 			}
-			return &set[i], ""
+			return &set[i], e, ""
 		}
-		if free == nil && e.gen != gen {
+		if free == nil && eg != gen {
 			free = &set[i]
 		}
 	}
 	if free == nil {
 		free = &set[h>>63]
 	}
-	return free, ""
+	return free, nil, ""
 }
 
 // matchUncached is Match without the cache, for tests and benchmarks that

@@ -126,6 +126,25 @@ func BenchmarkMatch(b *testing.B) {
 			i++
 		}
 	})
+	// Every 256 matches an Apply that changes none of their results: each
+	// entry is stale afterwards, and each topic's next match walks the trie
+	// and refreshes its entry in place (an op is one match, and a 256th of
+	// the Apply of one change to the 10k-prefix trie).
+	b.Run("refill", func(b *testing.B) {
+		r, topics := benchRouter(b, Options{}, pairs, rng, 256)
+		flip := []Change[int]{{Op: OpSubscribe, Prefix: "unrelated/", Sub: 1}}
+		dst := make([]int, 0, benchPeers)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if i&255 == 0 {
+				r.Apply(flip)
+				flip[0].Op ^= OpSubscribe ^ OpUnsubscribe
+			}
+			dst = r.Match(topics[i&255], dst[:0])
+			i++
+		}
+	})
 	// Far more distinct topics than cache slots: every call misses and
 	// stores an entry (the allocation a miss may make).
 	b.Run("miss", func(b *testing.B) {
