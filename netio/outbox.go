@@ -65,6 +65,7 @@ const (
 	pushDropped                    // dropped by the policy (frame or older ones)
 	pushOverflow                   // policy Disconnect: the queue is full
 	pushClosed                     // the peer is gone
+	pushFull                       // tryPush: no room; nothing queued or dropped
 )
 
 func newOutbox(maxFrames, maxBytes int, p Policy) *outbox {
@@ -176,6 +177,33 @@ func (o *outbox) tryPushEnc(size int, enc func([]byte) []byte) (res pushResult, 
 		return pushWake, true
 	}
 	return pushQueued, true
+}
+
+// tryPush appends one encoded frame if it fits the bounds, and otherwise
+// queues nothing and drops nothing (pushFull): the policy never applies,
+// for frames whose sender would rather be told at once than have them, or
+// older ones, dropped.
+//
+// Hot path: as push.
+func (o *outbox) tryPush(fr []byte) pushResult {
+	o.mu.Lock()
+	if o.mu.closed {
+		o.mu.Unlock()
+		return pushClosed
+	}
+	if o.mu.frames+1 > o.maxFrames || o.mu.bytes+len(fr) > o.maxBytes {
+		o.mu.Unlock()
+		return pushFull
+	}
+	res := pushQueued
+	if o.appendLocked(fr, 1) {
+		res = pushWake
+	}
+	o.mu.Unlock()
+	if o.waiters.Load() > 0 {
+		o.signal() // pass the turn on, as pushWait does
+	}
+	return res
 }
 
 // pushControl appends a small control frame (ping, pong) regardless of the

@@ -73,3 +73,38 @@ func TestOutboxTryPushEnc(t *testing.T) {
 	liar := newOutbox(10, 1<<20, DropNewest)
 	liar.tryPushEnc(4, enc(fs[0]))
 }
+
+// tryPush queues while there is room and then refuses, under every
+// policy, without dropping or evicting anything.
+func TestOutboxTryPush(t *testing.T) {
+	fs := frames(6, 8)
+	for _, p := range []Policy{DropOldest, DropNewest, Disconnect} {
+		t.Run(p.String(), func(t *testing.T) {
+			o := newOutbox(4, 1<<20, p)
+			want := []pushResult{pushWake, pushQueued, pushQueued, pushQueued, pushFull, pushFull}
+			for i, f := range fs {
+				if r := o.tryPush(f); r != want[i] {
+					t.Fatalf("tryPush %d: %v, want %v", i, r, want[i])
+				}
+			}
+			cs, n := o.take()
+			if b := joined(cs); n != 4 || firstSeq(t, b) != 0 || o.dropped.Load() != 0 {
+				t.Fatalf("n %d first %d dropped %d", n, firstSeq(t, b), o.dropped.Load())
+			}
+			o.give(cs)
+			if r := o.tryPush(fs[4]); r != pushWake {
+				t.Fatalf("tryPush after take: %v, want wake", r)
+			}
+			o.close()
+			if r := o.tryPush(fs[5]); r != pushClosed {
+				t.Fatalf("tryPush after close: %v", r)
+			}
+		})
+	}
+	o := newOutbox(10, 2*len(fs[0]), DropOldest)
+	o.tryPush(fs[0])
+	o.tryPush(fs[1])
+	if r := o.tryPush(fs[2]); r != pushFull || o.dropped.Load() != 0 {
+		t.Fatalf("past the byte bound: %v, dropped %d", r, o.dropped.Load())
+	}
+}

@@ -101,6 +101,18 @@ func (p *Peer) Forward(from *Peer, fr []byte) error {
 	return nil
 }
 
+// ErrQueueFull is returned by TrySend when the peer's queue has no room
+// for the frame.
+var ErrQueueFull = errors.New("netio: peer queue full")
+
+// TrySend is Send without the backpressure policy: when the queue has no
+// room, it queues nothing, drops nothing and returns ErrQueueFull, so the
+// sender learns at once that the frame did not go (a request that expects
+// an answer, say) instead of losing it, or an older frame, silently.
+//
+// Hot path: as Send.
+func (p *Peer) TrySend(fr []byte) error { return p.result(p.out.tryPush(fr)) }
+
 // SendWait is Send, except that when the queue is full it waits up to
 // wait for the loop to drain it before the policy applies. For local
 // publishers that prefer slowing down to losing frames.
@@ -141,6 +153,8 @@ func (p *Peer) result(r pushResult) error {
 		return ErrDropped
 	case pushClosed:
 		return ErrPeerClosed
+	case pushFull:
+		return ErrQueueFull
 	}
 	return nil
 }

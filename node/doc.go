@@ -83,5 +83,8 @@
 // stores per node (ErrTooManyStores), a bounded request queue per store
 // (StoreOptions.Queue), and key and value sizes (kv.Options) that fit a
 // frame; refusals carry the limit code and are counted in
-// Stats.StoreLimit.
+// Stats.StoreLimit. A request to a remote master is never dropped by the
+// peer queue's policy: when the queue to the master is full, Do refuses
+// it at once with the limit code (a deep pipeline then sees refusals, not
+// requests that wait for RequestTimeout).
 package node

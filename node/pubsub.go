@@ -266,6 +266,17 @@ func (n *Node) publish(topic string, except *Subscription, enc func([]byte, fram
 //
 // Hot path: as publish.
 func (n *Node) publishSized(topic string, except *Subscription, size int, enc func([]byte, frame.Header) []byte) error {
+	return n.publishTo(topic, except, size, false, enc)
+}
+
+// errNotQueued is publishTo's error when try is set and no peer had room.
+var errNotQueued = netio.ErrQueueFull
+
+// publishTo is publishSized; with try, a full peer queue refuses the frame
+// (Peer.TrySend) instead of applying the peer's policy, and when every
+// matching peer refused it publishTo returns errNotQueued: for a request
+// that must not be lost silently, nor push an older frame out.
+func (n *Node) publishTo(topic string, except *Subscription, size int, try bool, enc func([]byte, frame.Header) []byte) error {
 	if len(topic) > n.opts.Net.Limits.MaxTopic {
 		return frame.ErrTopicTooLong
 	}
@@ -298,14 +309,24 @@ func (n *Node) publishSized(topic string, except *Subscription, size int, enc fu
 		putBuf(bp, b)
 		return ErrFrameTooLarge
 	}
-	n.stats.published.Add(1)
+	full := 0
 	for _, p := range peers {
-		if n.opts.PublishWait > 0 {
+		switch {
+		case try:
+			if errors.Is(p.TrySend(b), netio.ErrQueueFull) {
+				full++
+			}
+		case n.opts.PublishWait > 0:
 			_ = p.SendWait(b, n.opts.PublishWait)
-		} else {
+		default:
 			_ = p.Send(b)
 		}
 	}
+	if full > 0 && full == len(peers) && len(subs) == 0 {
+		putBuf(bp, b)
+		return errNotQueued
+	}
+	n.stats.published.Add(1)
 	n.deliverLocal(subs, b, except)
 	putBuf(bp, b)
 	return nil
@@ -412,9 +433,10 @@ type Stats struct {
 	Unhandled    uint64 `json:"unhandled"`
 	// HandlerPanics counts recovered panics of event handlers.
 	HandlerPanics uint64 `json:"handler_panics"`
-	// StoreLimit counts store requests a master refused with the limit
-	// code: its queue was full, or a key or value was over the store's
-	// size limits.
+	// StoreLimit counts store requests refused with the limit code: by a
+	// master of this node (its queue was full, or a key or value was over
+	// the store's size limits), or by a handle of this node whose queue
+	// to the master's peer was full (the request was not sent).
 	StoreLimit uint64 `json:"store_limit"`
 	// Subscriptions is the number of (prefix, subscription) pairs.
 	Subscriptions int `json:"subscriptions"`

@@ -67,6 +67,13 @@ type StoreOptions struct {
 	// local request fails at once with CodeLimit and a remote one is
 	// answered with CodeLimit. Default 65536.
 	Queue int
+	// MaxPending bounds the requests a handle has sent to a remote master
+	// and not yet had answered. Past it Do refuses at once with
+	// frame.CodeLimit. It keeps the master's answers within its peer queue
+	// to this node (netio.Options.QueueFrames, default 8192), where the
+	// drop_oldest policy would otherwise discard some, and their requests
+	// would wait for RequestTimeout. Default 4096.
+	MaxPending int
 	// RequestTimeout bounds how long a request sent to a remote master is
 	// tracked: past it the request fails with ErrRequestTimeout, so
 	// requests lost with a master cost no memory. Sending a request runs
@@ -94,6 +101,9 @@ type StoreOptions struct {
 	ExpireBatch int
 }
 
+// DefaultStoreMaxPending is the default of StoreOptions.MaxPending.
+const DefaultStoreMaxPending = 4096
+
 func (o *StoreOptions) ensureDefaults() {
 	if o.Queue == 0 {
 		o.Queue = 1 << 16
@@ -103,6 +113,9 @@ func (o *StoreOptions) ensureDefaults() {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = time.Minute
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultStoreMaxPending
 	}
 	if o.ExpireBatch == 0 {
 		o.ExpireBatch = 256
@@ -303,7 +316,10 @@ func (n *Node) StoreFrontend(name string) (*Store, error) {
 }
 
 // Do sends cmd to the master without waiting: the pipelined form. The
-// Future carries the answer. On a clone, reads are answered locally.
+// Future carries the answer. On a clone, reads are answered locally. When
+// the peer queue to a remote master is full, the Future fails at once with
+// a StoreError of code frame.CodeLimit: nothing was sent, and the caller
+// may retry once earlier requests are answered.
 func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration) *Future {
 	f := &Future{done: make(chan struct{})}
 	if s.closed.Load() {
@@ -326,12 +342,23 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 	id := s.nextReq.Add(1)
 	f.owner, f.id, f.sent = s, id, time.Now().UnixNano()
 	s.sweep(f.sent)
-	s.pending.Store(id, f)
-	err := s.n.publish(s.reqTopic, nil, func(dst []byte, h frame.Header) []byte {
+	if !s.pending.Store(id, f, s.opts.MaxPending) {
+		s.n.stats.storeLimit.Add(1)
+		f.resolve(frame.None, &StoreError{Code: frame.CodeLimit, Text: fmt.Sprintf("%d requests to the master unanswered (StoreOptions.MaxPending)", s.opts.MaxPending)})
+		return f
+	}
+	// A full queue to the master refuses the request at once: dropping it
+	// (or, by the drop_oldest policy, an earlier one) would leave its
+	// caller waiting for RequestTimeout.
+	err := s.n.publishTo(s.reqTopic, nil, 0, true, func(dst []byte, h frame.Header) []byte {
 		return frame.AppendStoreCmd(dst, h, unsafeBytes(s.reqTopic), s.name, op, id, key, val, int64(expiry))
 	})
 	if err != nil {
 		s.pending.Delete(id)
+		if errors.Is(err, errNotQueued) {
+			s.n.stats.storeLimit.Add(1)
+			err = &StoreError{Code: frame.CodeLimit, Text: "queue to the master full"}
+		}
 		f.resolve(frame.None, err)
 	}
 	return f
@@ -357,13 +384,19 @@ type pendingMap struct {
 	m  map[uint64]*Future
 }
 
-func (p *pendingMap) Store(id uint64, f *Future) {
+// Store tracks f under id unless max requests are tracked already; it
+// reports whether it did.
+func (p *pendingMap) Store(id uint64, f *Future, max int) bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.m) >= max {
+		return false
+	}
 	if p.m == nil {
 		p.m = make(map[uint64]*Future)
 	}
 	p.m[id] = f
-	p.mu.Unlock()
+	return true
 }
 
 func (p *pendingMap) Load(id uint64) (*Future, bool) {

@@ -55,7 +55,7 @@ func store(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs.IntVar(&c.Clones, "clones", bench.DefaultStoreClones, "clone nodes")
 	fs.IntVar(&c.Ops, "ops", bench.DefaultStoreOps, "operations of each of the local, puts, put_unique and gets phases")
-	fs.IntVar(&c.Window, "window", bench.DefaultStoreWindow, "pipelined requests in flight (at most 65536)")
+	fs.IntVar(&c.Window, "window", bench.DefaultStoreWindow, fmt.Sprintf("pipelined requests in flight (at most %d, a store handle's MaxPending)", bench.MaxStoreWindow))
 	fs.IntVar(&c.ValueSize, "value-size", bench.DefaultStoreValueSize, "bytes of each value's string payload (at least 9); keys are 9-byte counts")
 	fs.BoolVar(&c.Sync, "sync", false, "the master's Pebble fsyncs every write (kv.Sync); the local baseline stays NoSync")
 	fs.StringVar(&c.Dir, "dir", "", "where to make the run's directory (default the system temp dir)")

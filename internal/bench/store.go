@@ -24,6 +24,7 @@ const (
 	DefaultStoreClones      = 2
 	DefaultStoreOps         = 200_000
 	DefaultStoreWindow      = 1024
+	MaxStoreWindow          = node.DefaultStoreMaxPending // what a store handle keeps unanswered
 	DefaultStoreValueSize   = 64
 	DefaultStoreRate        = 100_000
 	DefaultStoreStaleOps    = 100_000
@@ -63,8 +64,9 @@ type StoreConfig struct {
 	// Ops is the number of operations of each of the local baseline, puts,
 	// put_unique and gets phases. Default 200,000.
 	Ops int
-	// Window bounds the pipelined requests in flight (at most 65,536, the
-	// master's queue). Default 1024.
+	// Window bounds the pipelined requests in flight (at most
+	// node.DefaultStoreMaxPending, what a store handle keeps unanswered).
+	// Default 1024.
 	Window int
 	// ValueSize is the length of every value's string payload in bytes, at
 	// least 9. Default 64.
@@ -165,8 +167,8 @@ func (c *StoreConfig) Validate() error {
 		return fmt.Errorf("store: clones %d < 1", c.Clones)
 	case c.Ops < 1 || c.StaleOps < 1 || c.ExpireKeys < 1:
 		return errors.New("store: ops, stale-ops and expire-keys must be positive")
-	case c.Window < 1 || c.Window > 1<<16:
-		return fmt.Errorf("store: window %d out of range [1, 65536]", c.Window)
+	case c.Window < 1 || c.Window > MaxStoreWindow:
+		return fmt.Errorf("store: window %d out of range [1, %d] (node.StoreOptions.MaxPending)", c.Window, MaxStoreWindow)
 	case c.ValueSize < minValue || c.ValueSize > 1<<20:
 		return fmt.Errorf("store: value size %d out of range [%d, 1 MiB]", c.ValueSize, minValue)
 	case !(c.Rate > 0) || math.IsInf(c.Rate, 0):
