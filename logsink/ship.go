@@ -131,7 +131,8 @@ type ShipperMetrics struct {
 	Waiting       int   // of which not sent (no live logger, or windows full)
 	Held          int   // of which waiting for their logger to return
 	FailedOver    uint64
-	Sent, Resent  uint64
+	Sent, Resent  uint64 // Resent: again to the same logger after ResendAfter
+	Returned      uint64 // sent again to their logger when it came back up
 	Acked         uint64
 	DupAcks       uint64 // acks for unknown or already acked batches
 	Nacked        uint64
@@ -245,6 +246,7 @@ func (s *Shipper) LoggerUp(name string) {
 	for e := s.head; e != nil; e = e.next {
 		if e.held == name {
 			e.held = ""
+			s.m.Returned++
 			s.emit(e, name)
 		}
 	}

@@ -158,6 +158,23 @@ func TestShipperScripts(t *testing.T) {
 			}
 		},
 	}, {
+		name: "a logger back within FailoverAfter gets its batches again",
+		script: `
+			up a          => -
+			up b          => -
+			add conn 1 10 => send b conn/1
+			add conn 2 10 => send a conn/2
+			ack a conn 2  => -
+			down b        => -
+			tick 10s      => -
+			up b          => send b conn/1
+			ack b conn 1  => -`,
+		check: func(t *testing.T, m ShipperMetrics) {
+			if m.Returned != 1 || m.Resent != 0 || m.FailedOver != 0 || m.Pending != 0 {
+				t.Errorf("metrics %+v", m)
+			}
+		},
+	}, {
 		name: "ack timeout resends to the same logger",
 		script: `
 			up a          => -

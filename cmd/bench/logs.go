@@ -101,7 +101,8 @@ func logs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		res.WireBytesPerRecord, res.RawBytesPerRecord, res.CompressionRatio, res.FileBytesPerRecord, res.FileRatio)
 	fmt.Fprintf(stdout, "  CPU %.0f ns/record (workers %.0f, loggers %.0f)\n", res.CPUNsPerRecord, res.WorkerCPUNsPerRec, res.LoggerCPUNsPerRec)
 	if res.Killed {
-		fmt.Fprintf(stdout, "  logger-0 killed (SIGKILL) after %d records and restarted; %d batches resent\n", res.RecordsAtKill, res.ResentBatches)
+		fmt.Fprintf(stdout, "  logger-0 killed (SIGKILL) after %d records and restarted; %d batches sent again on its return, %d resent after a timeout\n",
+			res.RecordsAtKill, res.ReturnedBatches, res.ResentBatches)
 	}
 	if res.Verified {
 		fmt.Fprintf(stdout, "  verified: %d lost, %d duplicated, %d dropped\n", res.Lost, res.Duplicates, res.Dropped)

@@ -81,7 +81,8 @@ type LogsResult struct {
 	Duplicates          uint64  `json:"duplicates"`
 	Killed              bool    `json:"killed"`
 	RecordsAtKill       uint64  `json:"records_at_kill,omitempty"`
-	ResentBatches       uint64  `json:"resent_batches"`
+	ResentBatches       uint64  `json:"resent_batches"`   // after ResendAfter without an ack
+	ReturnedBatches     uint64  `json:"returned_batches"` // sent again to a logger that came back
 	DuplicateAcksLogger uint64  `json:"logger_duplicate_batches"`
 }
 
@@ -258,6 +259,7 @@ func RunLogs(ctx context.Context, c LogsConfig) (*LogsResult, error) {
 		wire += s.WireBytes
 		res.Dropped += s.Dropped
 		res.ResentBatches += s.Ship.Resent
+		res.ReturnedBatches += s.Ship.Returned
 	}
 	var loggerCPU time.Duration
 	for i, lp := range loggers {
