@@ -269,12 +269,9 @@ func (n *Node) publishSized(topic string, except *Subscription, size int, enc fu
 	return n.publishTo(topic, except, size, false, enc)
 }
 
-// errNotQueued is publishTo's error when try is set and no peer had room.
-var errNotQueued = netio.ErrQueueFull
-
 // publishTo is publishSized; with try, a full peer queue refuses the frame
 // (Peer.TrySend) instead of applying the peer's policy, and when every
-// matching peer refused it publishTo returns errNotQueued: for a request
+// matching peer refused it publishTo returns netio.ErrQueueFull: for a request
 // that must not be lost silently, nor push an older frame out.
 func (n *Node) publishTo(topic string, except *Subscription, size int, try bool, enc func([]byte, frame.Header) []byte) error {
 	if len(topic) > n.opts.Net.Limits.MaxTopic {
@@ -324,7 +321,7 @@ func (n *Node) publishTo(topic string, except *Subscription, size int, try bool,
 	}
 	if full > 0 && full == len(peers) && len(subs) == 0 {
 		putBuf(bp, b)
-		return errNotQueued
+		return netio.ErrQueueFull
 	}
 	n.stats.published.Add(1)
 	n.deliverLocal(subs, b, except)

@@ -15,6 +15,7 @@ import (
 	"github.com/weirio/weir/frame"
 	"github.com/weirio/weir/kv"
 	"github.com/weirio/weir/kv/repl"
+	"github.com/weirio/weir/netio"
 )
 
 // Store errors.
@@ -355,7 +356,7 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 	})
 	if err != nil {
 		s.pending.Delete(id)
-		if errors.Is(err, errNotQueued) {
+		if errors.Is(err, netio.ErrQueueFull) {
 			s.n.stats.storeLimit.Add(1)
 			err = &StoreError{Code: frame.CodeLimit, Text: "queue to the master full"}
 		}

@@ -118,12 +118,40 @@ func TestStoreRequestTimeout(t *testing.T) {
 }
 
 // A pipeline deeper than a peer queue holds: every request is answered —
-// applied, or refused at once with an error — and none waits for
-// RequestTimeout.
+// applied, or refused at once with the limit code — and none waits for
+// RequestTimeout. By default the handle's MaxPending refuses first; with a
+// peer queue smaller than MaxPending, the full queue does.
 func TestStoreDeepPipeline(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		queue int // the requesting node's peer queue, in frames; 0: default
+	}{{"max-pending", 0}, {"queue-full", 512}} {
+		t.Run(tc.name, func(t *testing.T) { testDeepPipeline(t, tc.queue) })
+	}
+}
+
+func testDeepPipeline(t *testing.T, queue int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, b := peeredPair(t, Options{Name: "a", Logger: testLogger()})
+	a, err := New(Options{Name: "a", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	addr, err := a.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bo := Options{Name: "b", Logger: testLogger()}
+	bo.Net.QueueFrames = queue
+	b, err := New(bo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Peer(addr.String()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.AttachMaster("deep", kv.NewMemory(), StoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +166,7 @@ func TestStoreDeepPipeline(t *testing.T) {
 	for i := range fs {
 		fs[i] = f.Do(frame.OpPut, frame.NewCount(uint64(i)), frame.NewCount(uint64(i)), 0)
 	}
-	ok, refused := 0, 0
+	ok, refused, full := 0, 0, 0
 	for i, fu := range fs {
 		wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 		_, err := fu.Wait(wctx)
@@ -149,25 +177,30 @@ func TestStoreDeepPipeline(t *testing.T) {
 		case err == nil:
 			ok++
 		case late:
-			for _, nd := range []*Node{a, b} {
-				for _, p := range nd.Peers() {
-					t.Logf("%s → peer %v: %+v", nd.opts.Name, p.Name, p.Stats())
-				}
-				t.Logf("%s: %+v", nd.opts.Name, nd.Stats())
-			}
 			t.Fatalf("request %d of %d: no answer (%d answered, %d refused)", i, n, ok, refused)
 		case errors.As(err, &se) && se.Code == frame.CodeLimit:
 			refused++
+			if se.Text == "queue to the master full" {
+				full++
+			}
 		default:
 			t.Fatalf("request %d: %v", i, err)
 		}
 	}
-	t.Logf("%d applied, %d refused", ok, refused)
+	t.Logf("%d applied, %d refused (%d by the full queue)", ok, refused, full)
 	if ok == 0 || refused == 0 || ok+refused != n {
 		t.Fatalf("%d applied and %d refused of %d: want both, and every request answered", ok, refused, n)
 	}
+	if queue > 0 && full == 0 {
+		t.Errorf("a %d-frame queue never refused a request", queue)
+	}
 	if got := b.Stats().StoreLimit; got != uint64(refused) {
 		t.Errorf("Stats.StoreLimit = %d, want %d", got, refused)
+	}
+	for _, p := range b.Peers() {
+		if d := p.Stats().Dropped; d != 0 {
+			t.Errorf("the requesting node dropped %d frames", d)
+		}
 	}
 	// The refusals left the handle usable.
 	if err := f.Put(ctx, frame.NewString("after"), frame.NewCount(1), 0); err != nil {
