@@ -33,6 +33,12 @@ func TestPeerSubscriptionLimit(t *testing.T) {
 // dialing it, and closes both at the end of the test.
 func peeredPair(t *testing.T, ao Options) (a, b *Node) {
 	t.Helper()
+	return peeredPairWith(t, ao, Options{Name: "b", Logger: testLogger()})
+}
+
+// peeredPairWith is peeredPair with b's options given.
+func peeredPairWith(t *testing.T, ao, bo Options) (a, b *Node) {
+	t.Helper()
 	a, err := New(ao)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +48,7 @@ func peeredPair(t *testing.T, ao Options) (a, b *Node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err = New(Options{Name: "b", Logger: testLogger()})
+	b, err = New(bo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,25 +133,9 @@ func TestStoreDeepPipeline(t *testing.T) {
 func testDeepPipeline(t *testing.T, queue int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := New(Options{Name: "a", Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	addr, err := a.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	bo := Options{Name: "b", Logger: testLogger()}
 	bo.Net.QueueFrames = queue
-	b, err := New(bo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.Peer(addr.String()); err != nil {
-		t.Fatal(err)
-	}
+	a, b := peeredPairWith(t, Options{Name: "a", Logger: testLogger()}, bo)
 	if _, err := a.AttachMaster("deep", kv.NewMemory(), StoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
