@@ -24,13 +24,15 @@
 //
 //	weir-bench store --clones N --ops N [--window N] [--value-size B] [--sync] \
 //	    [--rate PUTS_PER_S] [--stale-ops N] [--expire-keys N] [--expire-after D] \
-//	    [--expire-batch N] [--cpuprofile FILE] [--trace FILE] [--profile-phase P] [--json]
+//	    [--expire-batch N] [--in-process] [--cpuprofile FILE] [--trace FILE] [--profile-phase P] [--json]
 //
-// measures a replicated data store with real nodes in this one process,
-// over TCP on 127.0.0.1: a master node (Pebble backend in a temp dir,
-// NoSync unless --sync), a writer node (role worker) that sends requests
-// through a store frontend, and N clone nodes, all peered with the
-// master. In order: a local baseline (--ops puts straight into a Pebble
+// measures a replicated data store with real nodes over TCP on
+// 127.0.0.1: a master node (Pebble backend in a temp dir, NoSync unless
+// --sync) and N clone nodes, each a child process of this program (as
+// they would be on machines of their own), and a writer node (role
+// worker) in this process that sends requests through a store frontend;
+// the clones and the writer peer with the master. --in-process runs every
+// node in this process, sharing one Go runtime. In order: a local baseline (--ops puts straight into a Pebble
 // backend, local_pebble_puts_per_sec); --ops pipelined puts from the
 // writer (puts_per_sec, and puts_vs_local, their ratio to the baseline;
 // target ≥ 0.6); --ops put_uniques of fresh keys, each of which must
@@ -46,11 +48,13 @@
 // expiry_wave_min_interval_per_sec) until a clone has seen every key
 // expire (expiry_wave_seconds). At the end every clone must hold as many
 // keys as the master (clones_consistent) and no request may have failed
-// (errors), or the exit status is 1. cpu_sec is this process's CPU time
-// over the run. --expire-batch sets the keys the master expires per slice
+// (errors), or the exit status is 1. cpu_sec is the CPU time of this
+// process and the children over the run, phase_cpu_sec the same per
+// phase. --expire-batch sets the keys the master expires per slice
 // (node.StoreOptions.ExpireBatch, default 256);
 // --cpuprofile and --trace (an execution trace for go tool trace) with
-// --profile-phase record one phase.
+// --profile-phase record one phase: this process to FILE and each child
+// to FILE-master, FILE-clone-0, ...
 // Every wait is bounded (--stall without progress, --timeout in all), and
 // Ctrl-C stops the run and closes the nodes.
 //

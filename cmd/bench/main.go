@@ -44,7 +44,7 @@ func main() {
 	case "logs":
 		err = logs(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	case "store":
-		err = store(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		err = store(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		stop()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,18 +18,21 @@ import (
 const storeHelp = `usage: weir-bench store [flags]
 
 Replicated store throughput, read speed, replication staleness and the
-cost of an expiry wave. Every node runs in this process, over real TCP
-connections on loopback (127.0.0.1): a master (Pebble backend in a temp dir,
-NoSync unless --sync), a writer node (role worker) that sends its
-requests to the master through a store frontend, and --clones clone
-nodes, all peered with the master. Phases:
+cost of an expiry wave, over real TCP connections on loopback (127.0.0.1):
+a master (Pebble backend in a temp dir, NoSync unless --sync) and --clones
+clone nodes, each a child process of this program, as they would be on
+machines of their own, and a writer node (role worker) in this process that
+sends its requests to the master through a store frontend; the clones and
+the writer peer with the master. --in-process runs every node in this
+process instead. Phases:
 
   local       --ops puts straight into a Pebble backend (NoSync), no nodes
   puts        --ops pipelined puts of fresh keys from the writer
   put_unique  --ops pipelined put_uniques of fresh keys; each must insert
   gets        --ops gets of random existing keys on clone 0 (local reads)
   staleness   --stale-ops puts on the master at --rate; each clone records
-              how long a put took to become visible there
+              how long a put took to become visible there (the master's and
+              the clone's wall clocks, one machine's)
   expiry      --expire-keys keys expire --expire-after after they are put,
               while the writer keeps putting; its rate is sampled every
               --interval before and during the wave
@@ -40,12 +44,14 @@ Flags:
 `
 
 // store runs "weir-bench store".
-func store(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func store(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var (
 		c                bench.StoreConfig
 		jsonOut, verbose bool
 		cpuprof, phase   string
 		tracefile        string
+		inProcess        bool
+		roleSpec         string
 	)
 	fs := flag.NewFlagSet("weir-bench store", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -71,14 +77,31 @@ func store(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.Timeout, "timeout", bench.DefaultStoreTimeout, "bound on the whole run")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the key order and the random reads")
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON object instead of text")
-	fs.StringVar(&cpuprof, "cpuprofile", "", "write a CPU profile of the run (or of --profile-phase) to this file")
-	fs.StringVar(&tracefile, "trace", "", "write an execution trace (go tool trace) of the run (or of --profile-phase) to this file")
+	fs.BoolVar(&inProcess, "in-process", false, "run the master and the clones in this process (one Go runtime for every node)")
+	fs.StringVar(&roleSpec, "role-spec", "", "internal: play a master or a clone (JSON bench.StoreRoleSpec; control lines on stdin/stdout)")
+	fs.StringVar(&cpuprof, "cpuprofile", "", "write a CPU profile of the run (or of --profile-phase) to this file; each child to FILE-<role>")
+	fs.StringVar(&tracefile, "trace", "", "write an execution trace (go tool trace) of the run (or of --profile-phase) to this file; each child to FILE-<role>")
 	fs.StringVar(&phase, "profile-phase", "", "with --cpuprofile or --trace: profile only this phase (local, puts, put_unique, gets, staleness or expiry)")
 	fs.BoolVar(&verbose, "v", false, "log node events at info level on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	c.Log = benchLogger(stderr, verbose)
+	if roleSpec != "" {
+		var spec bench.StoreRoleSpec
+		if err := json.Unmarshal([]byte(roleSpec), &spec); err != nil {
+			return fmt.Errorf("bad --role-spec: %w", err)
+		}
+		return bench.ServeStoreRole(ctx, spec, stdin, stdout, c.Log)
+	}
+	if !inProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		c.Exe, c.Stderr = exe, stderr
+		c.ChildCPUProfile, c.ChildTrace, c.ChildProfilePhase = cpuprof, tracefile, phase
+	}
 	if cpuprof != "" || tracefile != "" {
 		stopProf, err := profile(&c, cpuprof, tracefile, phase)
 		if err != nil {

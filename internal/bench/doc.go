@@ -57,8 +57,12 @@
 // and CPU per record.
 //
 // RunStore (store*.go) measures a replicated store: a master node over
-// Pebble, a writer node with a frontend and clone nodes, all in one
-// process over loopback TCP. Its phases: a local Pebble put baseline;
+// Pebble, a writer node with a frontend (in the parent) and clone nodes,
+// over loopback TCP. The master and each clone are processes of their own
+// (StoreConfig.Exe; ServeStoreRole is a child's body, driven by a line
+// protocol described in store_roles.go), as on machines of their own; or,
+// with no Exe, goroutines of the parent speaking the same protocol over
+// pipes (tests, --in-process). Its phases: a local Pebble put baseline;
 // pipelined puts and put_uniques from the writer; gets on a clone; the
 // staleness of paced puts on the master, seen through the clones'
 // kv.Options.OnEvent; and the writer's put rate while a wave of keys
@@ -82,7 +86,8 @@
 // Tracker is not safe for concurrent use; the subscriber role serializes
 // it with a mutex because its peers may sit on several event loops. Run
 // is called from one goroutine; ProgressFunc is called on it. RunStore
-// likewise; StoreConfig.OnPhase is called on its goroutine, while the
-// clones' event callbacks run on the clones' store goroutines and share
-// only atomics and a mutex-guarded histogram with it.
+// likewise; StoreConfig.OnPhase is called on its goroutine. A store
+// role's clone events run on the clone's store goroutine and share only
+// atomics and a mutex-guarded histogram with the role's request loop; the
+// parent sends a role one request at a time (storeProc's mutex).
 package bench

@@ -4,18 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/weirio/weir/frame"
 	"github.com/weirio/weir/kv"
-	"github.com/weirio/weir/kv/repl"
 	"github.com/weirio/weir/node"
 )
 
@@ -112,6 +113,20 @@ type StoreConfig struct {
 	// OnPhase, if set, is called on the run's goroutine as each phase
 	// starts and ends (cmd/bench profiles one phase with it).
 	OnPhase func(phase string, start bool)
+
+	// Exe is the program started for the master and each clone, every
+	// one a node in a process of its own (weir-bench itself, which plays
+	// a role with `store --role-spec`); "" runs them on goroutines of
+	// this process instead, sharing its Go runtime.
+	Exe string
+	// Stderr receives the children's standard error, each line prefixed
+	// with the role's name. Default: os.Stderr.
+	Stderr io.Writer
+	// ChildCPUProfile and ChildTrace, when set, make every child write a
+	// CPU profile or an execution trace of ChildProfilePhase ("": of its
+	// whole run) to <file>-<role>, e.g. cpu.pprof-master (with Exe only;
+	// without it, this process's profile covers every node).
+	ChildCPUProfile, ChildTrace, ChildProfilePhase string
 }
 
 // EnsureDefaults fills in zero fields with their defaults.
@@ -158,6 +173,9 @@ func (c *StoreConfig) EnsureDefaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	if c.Stderr == nil {
+		c.Stderr = os.Stderr
+	}
 }
 
 // Validate reports a setting out of range.
@@ -177,6 +195,13 @@ func (c *StoreConfig) Validate() error {
 		return fmt.Errorf("store: expire batch %d < 0", c.ExpireBatch)
 	case c.ExpireAfter < 0 || c.Interval <= 0 || c.Before < 0 || c.Stall <= 0 || c.Timeout <= 0:
 		return errors.New("store: durations must be positive")
+	case (c.ChildCPUProfile != "" || c.ChildTrace != "") && c.Exe == "":
+		return errors.New("store: child profiles need child processes (Exe)")
+	}
+	switch c.ChildProfilePhase {
+	case "", PhaseLocal, PhasePuts, PhasePutUnique, PhaseGets, PhaseStaleness, PhaseExpiry:
+	default:
+		return fmt.Errorf("store: unknown phase %q", c.ChildProfilePhase)
 	}
 	return nil
 }
@@ -234,10 +259,15 @@ type StoreResult struct {
 	MasterWriteStalls   uint64  `json:"master_write_stalls"`
 	MasterWriteStallSec float64 `json:"master_write_stall_sec"`
 	Seconds             float64 `json:"seconds"`
-	CPUSec              float64 `json:"cpu_sec"` // this process, user + system, over the whole run
-	// PhaseCPUSec is this process's CPU time during each phase: on a
+	// CPUSec is the CPU time (user + system) of this process and the
+	// children over the whole run.
+	CPUSec float64 `json:"cpu_sec"`
+	// PhaseCPUSec is the CPU time of every node during each phase: on a
 	// shared machine, CPU per operation is steadier than rates.
 	PhaseCPUSec map[string]float64 `json:"phase_cpu_sec"`
+	// Processes tells whether the master and the clones ran as processes
+	// of their own (StoreConfig.Exe) rather than in this one.
+	Processes bool `json:"processes"`
 }
 
 // Clean reports whether every request succeeded, the master holds the
@@ -249,18 +279,19 @@ func (r *StoreResult) Clean() bool {
 // storeRun is one run's state. Its methods run on the caller's goroutine
 // unless they say otherwise.
 type storeRun struct {
-	c     StoreConfig
-	res   *StoreResult
-	root  string
-	start time.Time // the staleness clock's zero
-	salt  uint64
-	val   frame.Value // the payload of every plain put
-
-	nodes  []*node.Node // master first
-	mb     *kv.Pebble   // the master's backend
-	m, w   *node.Store  // the master's handle and the writer's frontend
-	clones []*node.Store
-	watch  []*cloneWatch
+	c      StoreConfig
+	res    *StoreResult
+	root   string
+	clk    clock // the expiry intervals' clock, the children's too
+	salt   uint64
+	val    frame.Value // the payload of every plain put
+	spec   StoreRoleSpec
+	wn     *node.Node   // the writer's node
+	w      *node.Store  // the writer's frontend
+	m      *storeProc   // the master
+	procs  []*storeProc // the master, then the clones
+	clones []*storeProc
+	cpu    time.Duration // the roles' CPU time after they exited
 
 	errs     atomic.Uint64
 	firstErr struct {
@@ -270,9 +301,10 @@ type storeRun struct {
 }
 
 // RunStore runs the store scenario: a master node (Pebble backend), a
-// writer node with a frontend and c.Clones clone nodes, all in this
-// process and peered with the master over loopback TCP. See cmd/bench's
-// doc for the phases.
+// writer node with a frontend in this process and c.Clones clone nodes,
+// peered with the master over loopback TCP. The master and the clones run
+// in child processes of c.Exe, or in this process. See cmd/bench's doc
+// for the phases.
 func RunStore(ctx context.Context, c StoreConfig) (*StoreResult, error) {
 	c.EnsureDefaults()
 	if err := c.Validate(); err != nil {
@@ -292,16 +324,16 @@ func RunStore(ctx context.Context, c StoreConfig) (*StoreResult, error) {
 	} else {
 		defer os.RemoveAll(root)
 	}
-	payload := make([]byte, c.ValueSize)
-	for i := range payload {
-		payload[i] = 'a' + byte(i%26)
-	}
-	payload[0] = markPlain
-	r := &storeRun{c: c, res: res, root: root, start: t0, salt: rand.New(rand.NewPCG(c.Seed, 0)).Uint64(),
-		val: frame.NewString(string(payload))}
+	r := &storeRun{c: c, res: res, root: root, clk: newClock(), salt: rand.New(rand.NewPCG(c.Seed, 0)).Uint64(),
+		val: frame.NewString(string(storePayload(c.ValueSize)))}
+	r.spec = StoreRoleSpec{Sync: c.Sync, ExpireBatch: c.ExpireBatch, Window: c.Window, ValueSize: c.ValueSize,
+		Salt: r.salt, Stall: c.Stall}
 	res.KeySize = len(frame.AppendValue(nil, r.key(0)))
+	res.Processes = c.Exe != ""
 	err = r.run(ctx)
-	r.close()
+	if cerr := r.close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +342,7 @@ func RunStore(ctx context.Context, c StoreConfig) (*StoreResult, error) {
 		res.FirstError = e.Error()
 	}
 	res.Seconds = time.Since(t0).Seconds()
-	res.CPUSec = (selfCPU() - cpu0).Seconds()
+	res.CPUSec = (selfCPU() - cpu0 + r.cpu).Seconds()
 	return res, nil
 }
 
@@ -330,16 +362,22 @@ func (r *storeRun) run(ctx context.Context) error {
 	}
 	r.res.PhaseCPUSec = map[string]float64{}
 	for _, s := range steps {
-		if s.phase != "" && r.c.OnPhase != nil {
-			r.c.OnPhase(s.phase, true)
-		}
-		cpu := selfCPU()
-		err := s.fn(ctx)
 		if s.phase != "" {
-			r.res.PhaseCPUSec[s.phase] = (selfCPU() - cpu).Seconds()
+			if err := r.onPhase(ctx, s.phase, true); err != nil {
+				return err
+			}
 		}
-		if s.phase != "" && r.c.OnPhase != nil {
-			r.c.OnPhase(s.phase, false)
+		cpu, err := r.allCPU(ctx)
+		if err != nil {
+			return err
+		}
+		err = s.fn(ctx)
+		if s.phase != "" && err == nil {
+			var cpu2 time.Duration
+			if cpu2, err = r.allCPU(ctx); err == nil {
+				r.res.PhaseCPUSec[s.phase] = (cpu2 - cpu).Seconds()
+				err = r.onPhase(ctx, s.phase, false)
+			}
 		}
 		if err != nil {
 			return err
@@ -348,9 +386,65 @@ func (r *storeRun) run(ctx context.Context) error {
 	return nil
 }
 
-// key returns the i-th key: a count, scattered over the key space by a
-// bijection, so keys are distinct and arrive in random order.
-func (r *storeRun) key(i int) frame.Value { return frame.NewCount(mix(uint64(i) + r.salt)) }
+// onPhase tells OnPhase and, when they profile that phase, the children
+// that phase starts or ends.
+func (r *storeRun) onPhase(ctx context.Context, phase string, start bool) error {
+	if r.c.OnPhase != nil {
+		r.c.OnPhase(phase, start)
+	}
+	if r.c.ChildProfilePhase != phase {
+		return nil
+	}
+	if start {
+		return r.startProfiles(ctx)
+	}
+	return r.stopProfiles(ctx)
+}
+
+// startProfiles starts the children's profiles (StoreConfig.ChildCPUProfile
+// and ChildTrace) of the roles running.
+func (r *storeRun) startProfiles(ctx context.Context) error {
+	for _, p := range r.procs {
+		for kind, file := range map[string]string{"cpu": r.c.ChildCPUProfile, "trace": r.c.ChildTrace} {
+			if file == "" {
+				continue
+			}
+			if _, err := p.call(ctx, storeCmdProfile, kind+" "+file+"-"+p.name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *storeRun) stopProfiles(ctx context.Context) error {
+	if r.c.ChildCPUProfile == "" && r.c.ChildTrace == "" {
+		return nil
+	}
+	for _, p := range r.procs {
+		if _, err := p.call(ctx, storeCmdProfile, "stop"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allCPU returns the CPU time of this process and the child processes
+// running.
+func (r *storeRun) allCPU(ctx context.Context) (time.Duration, error) {
+	cpu := selfCPU()
+	for _, p := range r.procs {
+		st, err := p.stats(ctx)
+		if err != nil {
+			return 0, err
+		}
+		cpu += time.Duration(st.CPUSec * 1e9)
+	}
+	return cpu, nil
+}
+
+// key returns the i-th key (storeKey).
+func (r *storeRun) key(i int) frame.Value { return storeKey(r.salt, i) }
 
 // mix is splitmix64's finalizer, a bijection on uint64.
 func mix(x uint64) uint64 {
@@ -426,85 +520,55 @@ func (r *storeRun) local(ctx context.Context) error {
 // the clones, peers them with the master and waits until the writer's
 // requests are answered and every clone is live.
 func (r *storeRun) startNodes(ctx context.Context) error {
-	newNode := func(name string, role frame.Role) (*node.Node, error) {
-		n, err := node.New(node.Options{Name: name, Role: role, Logger: r.c.Log})
-		if err != nil {
-			return nil, fmt.Errorf("store: cannot start node %s: %w", name, err)
+	spec := r.spec
+	spec.Role, spec.Dir = StoreRoleMaster, filepath.Join(r.root, "master")
+	m, addr, err := startStoreRole(ctx, r.c.Exe, spec, r.c.Stderr, r.c.Log)
+	if err != nil {
+		return err
+	}
+	r.m, r.procs = m, append(r.procs, m)
+	if r.wn, err = node.New(node.Options{Name: "writer", Role: frame.RoleWorker, Logger: r.c.Log}); err != nil {
+		return fmt.Errorf("store: cannot start node writer: %w", err)
+	}
+	if err := r.wn.Peer(addr); err != nil {
+		return fmt.Errorf("store: the writer cannot peer with the master: %w", err)
+	}
+	// The clones start side by side; each says READY once live.
+	clones := make([]*storeProc, r.c.Clones)
+	errs := make([]error, r.c.Clones)
+	var wg sync.WaitGroup
+	for i := range clones {
+		spec := r.spec
+		spec.Role, spec.ID, spec.Master = StoreRoleClone, i, addr
+		wg.Go(func() { clones[i], _, errs[i] = startStoreRole(ctx, r.c.Exe, spec, r.c.Stderr, r.c.Log) })
+	}
+	wg.Wait()
+	for i, p := range clones {
+		if p != nil {
+			r.clones, r.procs = append(r.clones, p), append(r.procs, p)
+		} else if err == nil {
+			err = errs[i]
 		}
-		r.nodes = append(r.nodes, n)
-		return n, nil
 	}
-	mn, err := newNode("master", frame.RoleManager)
 	if err != nil {
 		return err
 	}
-	mode := kv.NoSync
-	if r.c.Sync {
-		mode = kv.Sync
-	}
-	b, err := kv.OpenPebble(kv.PebbleOptions{Dir: filepath.Join(r.root, "master"), Sync: mode})
-	if err != nil {
-		return fmt.Errorf("store: cannot open the master's backend: %w", err)
-	}
-	r.mb = b
-	// Attached before listening, so its subscriptions go out in every
-	// handshake.
-	if r.m, err = mn.AttachMaster(storeName, b, node.StoreOptions{ExpireBatch: r.c.ExpireBatch}); err != nil {
-		return fmt.Errorf("store: cannot attach the master: %w", err)
-	}
-	addr, err := mn.Listen("127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("store: cannot listen: %w", err)
-	}
-	wn, err := newNode("writer", frame.RoleWorker)
-	if err != nil {
-		return err
-	}
-	for i := range r.c.Clones {
-		if _, err := newNode(fmt.Sprintf("clone-%d", i), frame.RoleWorker); err != nil {
+	if r.c.ChildProfilePhase == "" {
+		if err := r.startProfiles(ctx); err != nil {
 			return err
 		}
 	}
-	for _, n := range r.nodes[1:] {
-		if err := n.Peer(addr.String()); err != nil {
-			return fmt.Errorf("store: %s cannot peer with the master: %w", n.Name(), err)
-		}
-	}
-	err = waitProgress(ctx, r.c.Stall, "peering with the master", func() (bool, int64) {
-		up := 0
-		for _, n := range r.nodes[1:] {
-			if len(n.Peers()) > 0 {
-				up++
-			}
-		}
-		return up == len(r.nodes)-1 && len(mn.Peers()) == up, int64(up)
+	err = waitProgress(ctx, r.c.Stall, "the writer to peer with the master", func() (bool, int64) {
+		up := len(r.wn.Peers())
+		return up > 0, int64(up)
 	})
 	if err != nil {
 		return err
 	}
-	if r.w, err = wn.StoreFrontend(storeName); err != nil {
+	if r.w, err = r.wn.StoreFrontend(storeName); err != nil {
 		return fmt.Errorf("store: cannot attach the writer's frontend: %w", err)
 	}
-	for _, n := range r.nodes[2:] {
-		cw := &cloneWatch{start: r.start, hist: newHistogram()}
-		s, err := n.AttachClone(storeName, node.StoreOptions{Store: kv.Options{OnEvent: cw.onEvent}})
-		if err != nil {
-			return fmt.Errorf("store: cannot attach clone %s: %w", n.Name(), err)
-		}
-		r.clones, r.watch = append(r.clones, s), append(r.watch, cw)
-	}
-	if err := r.probeWriter(ctx); err != nil {
-		return err
-	}
-	return waitProgress(ctx, r.c.Stall, "clones to sync", func() (bool, int64) {
-		live := 0
-		for _, s := range r.clones {
-			if st := s.CloneStatus(); st.HasData && st.State == repl.StateLive {
-				live++
-			}
-		}
-		return live == len(r.clones), int64(live)
-	})
+	return r.probeWriter(ctx)
 }
 
 // probeWriter sends requests from the writer until one is answered: an
@@ -538,43 +602,85 @@ func (r *storeRun) probeWriter(ctx context.Context) error {
 // catch up).
 func (r *storeRun) consistency(ctx context.Context) error {
 	r.res.ExpectedKeys = r.expectedKeys()
-	qctx, cancel := context.WithTimeout(ctx, r.c.Stall)
-	keys, err := r.m.Keys(qctx)
-	cancel()
+	n, err := r.m.keys(ctx)
 	if err != nil {
-		return fmt.Errorf("store: cannot count the master's keys: %w", err)
+		return err
 	}
-	r.res.MasterKeys = keys.Len()
+	r.res.MasterKeys = n
 	r.res.ClonesConsistent = true
-	for i, s := range r.clones {
+	for i, p := range r.clones {
 		// Catching up; the count that follows is the verdict either way.
 		_ = r.waitHolds(ctx, i, r.res.MasterKeys, "")
-		keys, err := s.Keys(ctx)
+		n, err := p.keys(ctx)
 		if err != nil {
-			return fmt.Errorf("store: cannot count clone %d's keys: %w", i, err)
+			return err
 		}
-		r.res.CloneKeys = append(r.res.CloneKeys, keys.Len())
-		if keys.Len() != r.res.MasterKeys {
+		r.res.CloneKeys = append(r.res.CloneKeys, n)
+		if n != r.res.MasterKeys {
 			r.res.ClonesConsistent = false
 		}
 	}
-	for _, n := range r.nodes {
-		for _, p := range n.Peers() {
-			r.res.DroppedFrames += p.Stats().Dropped
+	for _, p := range r.wn.Peers() {
+		r.res.DroppedFrames += p.Stats().Dropped
+	}
+	for _, p := range r.procs {
+		st, err := p.stats(ctx)
+		if err != nil {
+			return err
+		}
+		r.res.DroppedFrames += st.DroppedFrames
+		if p == r.m {
+			r.res.MasterWriteStalls, r.res.MasterWriteStallSec = st.WriteStalls, st.WriteStallSec
 		}
 	}
-	n, d := r.mb.WriteStalls()
-	r.res.MasterWriteStalls, r.res.MasterWriteStallSec = n, d.Seconds()
 	return ctx.Err()
 }
 
-// close closes every node (and so every store handle and the master's
-// backend); pending requests fail.
-func (r *storeRun) close() {
-	for i := len(r.nodes) - 1; i >= 0; i-- {
-		if err := r.nodes[i].Close(); err != nil {
-			r.c.Log.Warn("cannot close node", "node", r.nodes[i].Name(), "err", err)
+// close closes the writer's node (pending requests fail) and ends every
+// role (which closes its node, and the master's backend), and adds up
+// the child processes' CPU time.
+func (r *storeRun) close() error {
+	var first error
+	if r.wn != nil {
+		if err := r.wn.Close(); err != nil {
+			r.c.Log.Warn("cannot close node", "node", "writer", "err", err)
+		}
+		r.wn = nil
+	}
+	for i := len(r.procs) - 1; i >= 0; i-- {
+		cpu, err := r.procs[i].close()
+		r.cpu += cpu
+		if err != nil && first == nil {
+			first = err
 		}
 	}
-	r.nodes = nil
+	r.procs = nil
+	return first
+}
+
+// keys asks a role for its store's key count.
+func (p *storeProc) keys(ctx context.Context) (int, error) {
+	s, err := p.call(ctx, storeCmdKeys, "")
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("store: %s: bad key count %q", p.name, s)
+	}
+	return n, nil
+}
+
+// stats asks a role for its counters.
+func (p *storeProc) stats(ctx context.Context) (roleStats, error) {
+	var st roleStats
+	err := p.callJSON(ctx, storeCmdStats, nil, &st)
+	return st, err
+}
+
+// watch asks a clone what it has seen.
+func (p *storeProc) watch(ctx context.Context) (watchState, error) {
+	var w watchState
+	err := p.callJSON(ctx, storeCmdWatch, nil, &w)
+	return w, err
 }

@@ -2,18 +2,14 @@ package bench
 
 import (
 	"context"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/weirio/weir/frame"
-	"github.com/weirio/weir/kv"
 	"github.com/weirio/weir/node"
 )
 
@@ -56,27 +52,27 @@ func (r *storeRun) putUnique(ctx context.Context) error {
 }
 
 // gets: once every clone holds the keys put so far, Ops gets of random
-// existing keys on clone 0, answered from its local copy.
+// existing keys on clone 0, answered from its local copy (in its process).
 func (r *storeRun) gets(ctx context.Context) error {
 	if err := r.waitClones(ctx, PhaseGets, 2*r.c.Ops); err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewPCG(r.c.Seed, 1))
-	s := r.clones[0]
-	t := time.Now()
-	for i := range r.c.Ops {
-		if i&1023 == 0 && ctx.Err() != nil {
-			return fmt.Errorf("store: gets: %w", ctx.Err())
-		}
-		k := r.key(rng.IntN(2 * r.c.Ops))
-		v, ok, err := s.Get(ctx, k)
-		if err == nil && (!ok || v.Type() != frame.TypeString) {
-			err = fmt.Errorf("store: get %v on clone 0: found %v, %v", k, ok, v)
-		}
-		r.countErr(err)
+	var res opsResult
+	if err := r.clones[0].callJSON(ctx, storeCmdGets, storeGets{N: r.c.Ops, Keys: 2 * r.c.Ops, Seed: r.c.Seed}, &res); err != nil {
+		return err
 	}
-	r.res.GetsPerSec = float64(r.c.Ops) / time.Since(t).Seconds()
+	r.countRemote(res)
+	r.res.GetsPerSec = float64(r.c.Ops) / res.Seconds
 	return nil
+}
+
+// countRemote counts the failures a role reported.
+func (r *storeRun) countRemote(res opsResult) {
+	if res.Errors == 0 {
+		return
+	}
+	r.errs.Add(res.Errors - 1)
+	r.countErr(errors.New(res.FirstError))
 }
 
 // waitClones waits until every clone holds want keys.
@@ -95,11 +91,17 @@ func (r *storeRun) waitClones(ctx context.Context, phase string, want int) error
 // or stops moving for a second, the clone's keys are counted instead (at
 // most once a second).
 func (r *storeRun) waitHolds(ctx context.Context, i, want int, what string) error {
-	w, s := r.watch[i], r.clones[i]
+	p := r.clones[i]
 	lastN, lastAt := int64(-1), time.Now()
 	var checkedAt time.Time
-	return waitProgress(ctx, r.c.Stall, what, func() (bool, int64) {
-		n := w.live.Load()
+	var failed error
+	err := waitProgress(ctx, r.c.Stall, what, func() (bool, int64) {
+		w, err := p.watch(ctx)
+		if err != nil {
+			failed = err
+			return true, 0
+		}
+		n := w.Live
 		if n == int64(want) {
 			return true, n
 		}
@@ -108,64 +110,72 @@ func (r *storeRun) waitHolds(ctx context.Context, i, want int, what string) erro
 		}
 		if (n > int64(want) || time.Since(lastAt) > time.Second) && time.Since(checkedAt) > time.Second {
 			checkedAt = time.Now()
-			if keys, err := s.Keys(ctx); err == nil && keys.Len() == want {
+			if k, err := p.keys(ctx); err == nil && k == want {
 				return true, n
 			}
 		}
 		return false, n
 	})
+	if failed != nil {
+		return failed
+	}
+	return err
 }
 
 // staleness: StaleOps puts on the master's own handle at Rate, each value
 // carrying its issue time; every clone records when the key appears.
 func (r *storeRun) staleness(ctx context.Context) error {
-	for _, w := range r.watch {
-		w.measuring.Store(true)
+	measure := func(on string) error {
+		for _, p := range r.clones {
+			if _, err := p.call(ctx, storeCmdMeasure, on); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	defer func() {
-		for _, w := range r.watch {
-			w.measuring.Store(false)
-		}
-	}()
-	p := r.newPipe(PhaseStaleness)
-	base := r.staleBase()
-	buf := []byte(r.val.Str())
-	buf[0] = markStale
-	var pace sleeper
-	defer pace.stop()
-	t := time.Now()
-	var last time.Time
-	err := p.run(ctx, r.c.StaleOps, nil, func(i int) *node.Future {
-		// Op i is due at t + i/Rate; ahead of time, sleep (in bursts:
-		// timers are coarser than 10 µs).
-		due := t.Add(time.Duration(float64(i) / r.c.Rate * 1e9))
-		if d := time.Until(due); d > 0 {
-			pace.sleep(ctx, d)
-		}
-		binary.LittleEndian.PutUint64(buf[1:], uint64(time.Since(r.start).Nanoseconds()))
-		last = time.Now()
-		return r.m.Do(frame.OpPut, r.key(base+i), frame.NewString(string(buf)), 0)
-	}, func(_ int, _ frame.Value, err error) { r.countErr(err) })
+	if err := measure("1"); err != nil {
+		return err
+	}
+	var res opsResult
+	err := r.m.callJSON(ctx, storeCmdPuts, storePuts{Base: r.staleBase(), N: r.c.StaleOps, Rate: r.c.Rate, Stamp: true}, &res)
 	if err != nil {
 		return err
 	}
-	if el := last.Sub(t); el > 0 {
-		r.res.StalenessRate = float64(r.c.StaleOps-1) / el.Seconds()
+	r.countRemote(res)
+	if res.IssueSeconds > 0 {
+		r.res.StalenessRate = float64(r.c.StaleOps-1) / res.IssueSeconds
 	}
-	for i, w := range r.watch {
+	for i, p := range r.clones {
+		var failed error
 		err := waitProgress(ctx, r.c.Stall, fmt.Sprintf("staleness: clone %d to see every put", i), func() (bool, int64) {
-			n := w.staleN.Load()
-			return n >= uint64(r.c.StaleOps), int64(n)
+			w, err := p.watch(ctx)
+			if err != nil {
+				failed = err
+				return true, 0
+			}
+			return w.StaleN >= uint64(r.c.StaleOps), int64(w.StaleN)
 		})
+		if failed != nil {
+			return failed
+		}
 		if err != nil {
 			return err
 		}
 	}
+	if err := measure("0"); err != nil {
+		return err
+	}
 	h := newHistogram()
-	for _, w := range r.watch {
-		w.mu.Lock()
-		h.Merge(w.hist)
-		w.mu.Unlock()
+	for _, p := range r.clones {
+		enc, err := p.call(ctx, storeCmdHist, "")
+		if err != nil {
+			return err
+		}
+		ch, err := decodeHist(enc)
+		if err != nil {
+			return fmt.Errorf("store: %s: %w", p.name, err)
+		}
+		h.Merge(ch)
 	}
 	s := summarize(h)
 	r.res.StalenessSamples, r.res.StalenessP50, r.res.StalenessP99, r.res.StalenessMax = s.Count, s.P50, s.P99, s.Max
@@ -184,7 +194,7 @@ func (r *storeRun) expiry(ctx context.Context) error {
 	rng := rand.New(rand.NewPCG(r.c.Seed, 2)) // used by one writer at a time
 	tick := time.NewTicker(r.c.Interval)
 	defer tick.Stop()
-	clock := func() int64 { return time.Since(r.start).Nanoseconds() }
+	clock := r.clk.nowNs
 	type interval struct{ a, b, n int64 } // ns on the run's clock, answers
 
 	// sample starts the writer and records intervals until done reports
@@ -228,26 +238,28 @@ func (r *storeRun) expiry(ctx context.Context) error {
 		return err
 	}
 
-	base := r.expireBase()
-	t := time.Now()
-	err = r.newPipe(PhaseExpiry+" insert").run(ctx, r.c.ExpireKeys, nil, func(i int) *node.Future {
-		return r.m.Do(frame.OpPut, r.key(base+i), r.val, r.c.ExpireAfter)
-	}, func(_ int, _ frame.Value, err error) { r.countErr(err) })
+	var ins opsResult
+	err = r.m.callJSON(ctx, storeCmdPuts, storePuts{Base: r.expireBase(), N: r.c.ExpireKeys, Expiry: r.c.ExpireAfter}, &ins)
 	if err != nil {
 		return err
 	}
-	r.res.ExpiryInsertSeconds = time.Since(t).Seconds()
+	r.countRemote(ins)
+	r.res.ExpiryInsertSeconds = ins.Seconds
 
 	// The wave is over when clone 0 has seen every key expire; should a
 	// resync have swallowed some of its expire events, when it holds no
 	// expiring key any more.
-	w := r.watch[0]
+	c0 := r.clones[0]
 	want := uint64(r.c.ExpireKeys)
 	progressAt := time.Now().Add(r.c.ExpireAfter) // last expiry progress, or when it is due
 	var seen uint64
 	var checkedAt time.Time
 	post, err := sample(func() (bool, error) {
-		n := w.expired.Load()
+		w, err := c0.watch(ctx)
+		if err != nil {
+			return false, err
+		}
+		n := w.Expired
 		if n >= want {
 			return true, nil
 		}
@@ -258,11 +270,15 @@ func (r *storeRun) expiry(ctx context.Context) error {
 			return false, fmt.Errorf("store: expiry: clone 0 saw %d of %d keys expire, none for %v", n, want, r.c.Stall)
 		} else if since > time.Second && time.Since(checkedAt) > time.Second {
 			checkedAt = time.Now()
-			keys, err := r.clones[0].Keys(ctx)
-			return err == nil && keys.Len() == r.expectedKeys(), nil
+			k, err := c0.keys(ctx)
+			return err == nil && k == r.expectedKeys(), nil
 		}
 		return false, nil
 	})
+	if err != nil {
+		return err
+	}
+	w, err := c0.watch(ctx)
 	if err != nil {
 		return err
 	}
@@ -270,7 +286,7 @@ func (r *storeRun) expiry(ctx context.Context) error {
 	// Rates are answers over time across each stretch's intervals, not a
 	// median of intervals: answers come in bursts (a pipeline window at a
 	// time), so single short intervals can see none.
-	ws, we := w.firstExpire.Load(), w.lastExpire.Load()
+	ws, we := w.FirstExpire, w.LastExpire
 	var wave, before []float64
 	var beforeN, beforeNs, waveN, waveNs int64
 	for _, iv := range pre {
@@ -335,54 +351,4 @@ func (wr *writer) stop() error {
 	wr.halt.Store(true)
 	<-wr.done
 	return wr.err
-}
-
-// cloneWatch follows one clone's store through its events (OnEvent runs
-// on the clone's goroutine): keys held, expiries, and the staleness of
-// the marked puts.
-type cloneWatch struct {
-	start       time.Time
-	live        atomic.Int64 // inserts - erases - expiries
-	expired     atomic.Uint64
-	firstExpire atomic.Int64 // ns on the run's clock; 0: none yet
-	lastExpire  atomic.Int64
-	measuring   atomic.Bool
-	staleN      atomic.Uint64
-	mu          sync.Mutex // guards hist against the reader after the phase
-	hist        *hdrhistogram.Histogram
-}
-
-func (w *cloneWatch) onEvent(ev kv.Event) {
-	switch ev.Kind {
-	case kv.EventInsert:
-		w.live.Add(1)
-		if w.measuring.Load() {
-			w.stale(ev.Value)
-		}
-	case kv.EventErase:
-		w.live.Add(-1)
-	case kv.EventExpire:
-		w.live.Add(-1)
-		now := time.Since(w.start).Nanoseconds()
-		w.firstExpire.CompareAndSwap(0, now)
-		w.lastExpire.Store(now)
-		w.expired.Add(1)
-	}
-}
-
-// stale records the age of a marked value that just became visible.
-func (w *cloneWatch) stale(enc []byte) {
-	v, _, err := frame.DecodeValue(enc, nil)
-	if err != nil {
-		return
-	}
-	p := v.Bytes()
-	if len(p) < minValue || p[0] != markStale {
-		return
-	}
-	age := time.Since(w.start).Nanoseconds() - int64(binary.LittleEndian.Uint64(p[1:]))
-	w.mu.Lock()
-	_ = w.hist.RecordValue(max(age, histMin))
-	w.mu.Unlock()
-	w.staleN.Add(1)
 }

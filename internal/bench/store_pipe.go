@@ -20,9 +20,11 @@ type pipe struct {
 	timer  *time.Timer
 }
 
-func (r *storeRun) newPipe(phase string) *pipe {
-	return &pipe{phase: phase, window: r.c.Window, stall: r.c.Stall}
+func newPipe(phase string, window int, stall time.Duration) *pipe {
+	return &pipe{phase: phase, window: window, stall: stall}
 }
+
+func (r *storeRun) newPipe(phase string) *pipe { return newPipe(phase, r.c.Window, r.c.Stall) }
 
 // run issues n requests (n < 0: until stop is set), then waits for the
 // rest of the answers. It fails when an answer takes longer than the

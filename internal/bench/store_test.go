@@ -117,3 +117,55 @@ func TestStoreConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
+
+// A store role answers requests it cannot serve with an error and keeps
+// serving; a clone whose master cannot be reached fails to start within
+// its stall bound rather than hanging.
+func TestStoreRoleBadRequests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real node")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	spec := StoreRoleSpec{Role: StoreRoleMaster, Dir: t.TempDir(), Window: 16, ValueSize: 16, Salt: 1, Stall: 10 * time.Second}
+	m, addr, err := startStoreRole(ctx, "", spec, nil, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr == "" || addr == "-" {
+		t.Errorf("master's READY address %q", addr)
+	}
+	for _, req := range [][2]string{
+		{"BOGUS", ""},
+		{storeCmdGets, `{"n":1,"keys":1}`}, // a clone's request
+		{storeCmdWatch, ""},
+		{storeCmdPuts, "{not json"},
+		{storeCmdProfile, "heap x"},
+	} {
+		if _, err := m.call(ctx, req[0], req[1]); err == nil {
+			t.Errorf("%s %s: no error", req[0], req[1])
+		}
+	}
+	var res opsResult
+	if err := m.callJSON(ctx, storeCmdPuts, storePuts{N: 10}, &res); err != nil || res.Errors != 0 {
+		t.Fatalf("puts after bad requests: %v, %+v", err, res)
+	}
+	if n, err := m.keys(ctx); err != nil || n != 10 {
+		t.Errorf("keys: %d, %v; want 10", n, err)
+	}
+	if _, err := m.close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if _, err := m.call(ctx, storeCmdKeys, ""); err == nil {
+		t.Error("a request after close succeeded")
+	}
+
+	spec = StoreRoleSpec{Role: StoreRoleClone, Master: "127.0.0.1:1", Window: 16, ValueSize: 16, Stall: 300 * time.Millisecond}
+	if p, _, err := startStoreRole(ctx, "", spec, nil, quiet); err == nil {
+		_, _ = p.close()
+		t.Fatal("a clone without a master started")
+	}
+}
