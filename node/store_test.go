@@ -144,6 +144,15 @@ func testDeepPipeline(t *testing.T, queue int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The first answer proves the path is up: a request sent before the
+	// master's subscription reached b goes nowhere (and would wait for
+	// RequestTimeout).
+	testutil.WaitFor(t, "an answer from the master", func() bool {
+		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer wcancel()
+		_, err := f.Do(frame.OpExists, frame.NewString("probe"), frame.None, 0).Wait(wctx)
+		return err == nil
+	})
 	f.opts.RequestTimeout = time.Hour // a lost request would hang the test, not fail late
 	const n = 40000
 	fs := make([]*Future, n)
