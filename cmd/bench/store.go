@@ -64,7 +64,7 @@ func store(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	fs.IntVar(&c.Window, "window", bench.DefaultStoreWindow, fmt.Sprintf("pipelined requests in flight (at most %d, a store handle's MaxPending)", bench.MaxStoreWindow))
 	fs.IntVar(&c.ValueSize, "value-size", bench.DefaultStoreValueSize, "bytes of each value's string payload (at least 9); keys are 9-byte counts")
 	fs.BoolVar(&c.Sync, "sync", false, "the master's Pebble fsyncs every write (kv.Sync); the local baseline stays NoSync")
-	fs.StringVar(&c.Dir, "dir", "", "where to make the run's directory (default the system temp dir)")
+	fs.StringVar(&c.Dir, "dir", "", "where to make the run's directory (default the system temp dir; a tmpfs such as /dev/shm takes the disk out of the figures)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the run's directory (its path is in the output)")
 	fs.Float64Var(&c.Rate, "rate", bench.DefaultStoreRate, "put rate of the staleness phase, per second")
 	fs.IntVar(&c.StaleOps, "stale-ops", 0, "puts of the staleness phase (default min(100000, --ops))")
