@@ -87,6 +87,25 @@ type StoreRoleSpec struct {
 	OwnCPU bool `json:"own_cpu,omitempty"`
 }
 
+// validate reports a spec a role cannot play (a hand-written --role-spec).
+func (s *StoreRoleSpec) validate() error {
+	switch {
+	case s.Role != StoreRoleMaster && s.Role != StoreRoleClone:
+		return fmt.Errorf("store: unknown role %q (want %s or %s)", s.Role, StoreRoleMaster, StoreRoleClone)
+	case s.Window < 1 || s.Window > MaxStoreWindow:
+		return fmt.Errorf("store: window %d out of range [1, %d]", s.Window, MaxStoreWindow)
+	case s.ValueSize < minValue || s.ValueSize > 1<<20:
+		return fmt.Errorf("store: value size %d out of range [%d, 1 MiB]", s.ValueSize, minValue)
+	case s.Stall <= 0:
+		return errors.New("store: stall must be positive")
+	case s.Role == StoreRoleMaster && s.Dir == "":
+		return errors.New("store: a master needs a directory")
+	case s.Role == StoreRoleClone && s.Master == "":
+		return errors.New("store: a clone needs the master's address")
+	}
+	return nil
+}
+
 func (s *StoreRoleSpec) name() string {
 	if s.Role == StoreRoleClone {
 		return fmt.Sprintf("clone-%d", s.ID)
@@ -179,6 +198,10 @@ func ServeStoreRole(ctx context.Context, spec StoreRoleSpec, in io.Reader, out i
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	if err := spec.validate(); err != nil {
+		_ = w.send(lineError, err.Error())
+		return err
+	}
 	r := &storeRole{spec: spec, log: log.With("role", spec.name()), val: frame.NewString(string(storePayload(spec.ValueSize)))}
 	defer r.close()
 	addr, err := r.start(ctx)
@@ -231,10 +254,9 @@ func (r *storeRole) start(ctx context.Context) (string, error) {
 	switch r.spec.Role {
 	case StoreRoleMaster:
 		return r.startMaster()
-	case StoreRoleClone:
+	default:
 		return "-", r.startClone(ctx)
 	}
-	return "", fmt.Errorf("store: unknown role %q", r.spec.Role)
 }
 
 func (r *storeRole) startMaster() (string, error) {

@@ -119,8 +119,8 @@ func TestStoreConfigValidate(t *testing.T) {
 }
 
 // A store role answers requests it cannot serve with an error and keeps
-// serving; a clone whose master cannot be reached fails to start within
-// its stall bound rather than hanging.
+// serving; a spec it cannot play fails at start, as does a clone whose
+// master cannot be reached, within its stall bound rather than hanging.
 func TestStoreRoleBadRequests(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real node")
@@ -163,6 +163,19 @@ func TestStoreRoleBadRequests(t *testing.T) {
 		t.Error("a request after close succeeded")
 	}
 
+	for _, bad := range []StoreRoleSpec{
+		{Role: "bogus", Dir: "d", Window: 16, ValueSize: 16, Stall: time.Second},
+		{Role: StoreRoleMaster, Dir: "d", Window: 0, ValueSize: 16, Stall: time.Second},
+		{Role: StoreRoleMaster, Dir: "d", Window: 16, ValueSize: 1, Stall: time.Second},
+		{Role: StoreRoleMaster, Dir: "d", Window: 16, ValueSize: 16},
+		{Role: StoreRoleMaster, Window: 16, ValueSize: 16, Stall: time.Second},
+		{Role: StoreRoleClone, Window: 16, ValueSize: 16, Stall: time.Second},
+	} {
+		if p, _, err := startStoreRole(ctx, "", bad, nil, quiet); err == nil {
+			_, _ = p.close()
+			t.Errorf("%+v: started", bad)
+		}
+	}
 	spec = StoreRoleSpec{Role: StoreRoleClone, Master: "127.0.0.1:1", Window: 16, ValueSize: 16, Stall: 300 * time.Millisecond}
 	if p, _, err := startStoreRole(ctx, "", spec, nil, quiet); err == nil {
 		_, _ = p.close()
