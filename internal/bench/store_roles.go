@@ -557,6 +557,10 @@ type storeProc struct {
 	closed bool
 }
 
+// roleExitWait bounds how long a role may take to close its node and exit
+// once its input ends; then a child process is killed.
+const roleExitWait = 30 * time.Second
+
 // errRoleGone is returned by a request to a role whose output ended.
 var errRoleGone = errors.New("the role exited")
 
@@ -616,8 +620,9 @@ func (p *storeProc) callJSON(ctx context.Context, verb string, v, out any) error
 	return nil
 }
 
-// close ends the role's input, which makes it close its node and exit,
-// and returns its CPU time (a child process's) and failure.
+// close ends the role's input, which makes it close its node and exit
+// (within roleExitWait, or a child process is killed), and returns its CPU
+// time (a child process's) and failure.
 func (p *storeProc) close() (time.Duration, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -652,9 +657,19 @@ func startStoreRole(ctx context.Context, exe string, spec StoreRoleSpec, stderr 
 		go readLines(outR, p.lines)
 		p.in, p.kill = inW, cancel
 		p.finish = func() (time.Duration, error) {
-			err := <-done
-			cancel()
-			return 0, err
+			defer cancel()
+			select {
+			case err := <-done:
+				return 0, err
+			case <-time.After(roleExitWait):
+			}
+			cancel() // a role stuck closing its node: its context ends it
+			select {
+			case err := <-done:
+				return 0, err
+			case <-time.After(roleExitWait):
+				return 0, fmt.Errorf("store: %s did not exit within %v of its input's end", spec.name(), 2*roleExitWait)
+			}
 		}
 	} else {
 		spec.OwnCPU = true
@@ -682,7 +697,15 @@ func startStoreRole(ctx context.Context, exe string, spec StoreRoleSpec, stderr 
 		p.in = in
 		p.kill = func() { _ = cmd.Process.Kill() }
 		p.finish = func() (time.Duration, error) {
-			err := cmd.Wait()
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-exited:
+			case <-time.After(roleExitWait):
+				_ = cmd.Process.Kill() // stuck closing its node
+				err = <-exited
+			}
 			var cpu time.Duration
 			if ps := cmd.ProcessState; ps != nil {
 				cpu = ps.UserTime() + ps.SystemTime()
