@@ -72,6 +72,9 @@ type stats struct {
 	duplicates, localTopicIn        atomic.Uint64
 	unhandled, handlerPanics        atomic.Uint64
 	storeLimit                      atomic.Uint64
+	// storePending counts the requests the node's store handles have
+	// sent to remote masters and not had answered (Options.StoreMaxPending).
+	storePending atomic.Int64
 }
 
 // New creates a node. It does not listen or dial until told to.

@@ -46,6 +46,15 @@ type Options struct {
 	// attaches; past it Attach* and StoreFrontend fail with ErrTooManyStores.
 	// Default 256.
 	MaxStores int
+	// StoreMaxPending bounds the requests all of the node's store handles
+	// together have sent to remote masters and not yet had answered (each
+	// handle has its own StoreOptions.MaxPending too). Past it Store.Do
+	// refuses at once with frame.CodeLimit. A master node answers every
+	// handle of this node through one peer queue (netio QueueFrames,
+	// default 8192), where the drop_oldest policy would otherwise discard
+	// answers when several handles pipeline at once. Default
+	// DefaultStoreMaxPending (4096).
+	StoreMaxPending int
 	// Logs configures log streams: batching, shipping to loggers, local
 	// files. Defaults by role, as Zeek (see LogOptions).
 	Logs LogOptions
@@ -85,6 +94,9 @@ func (o *Options) EnsureDefaults() {
 	if o.MaxStores == 0 {
 		o.MaxStores = DefaultMaxStores
 	}
+	if o.StoreMaxPending == 0 {
+		o.StoreMaxPending = DefaultStoreMaxPending
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -107,6 +119,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxStores < 1 {
 		errs = append(errs, fmt.Errorf("node: MaxStores %d < 1", o.MaxStores))
+	}
+	if o.StoreMaxPending < 1 {
+		errs = append(errs, fmt.Errorf("node: StoreMaxPending %d < 1", o.StoreMaxPending))
 	}
 	if o.PublishWait < 0 {
 		errs = append(errs, errors.New("node: negative PublishWait"))

@@ -73,7 +73,8 @@ type StoreOptions struct {
 	// frame.CodeLimit. It keeps the master's answers within its peer queue
 	// to this node (netio.Options.QueueFrames, default 8192), where the
 	// drop_oldest policy would otherwise discard some, and their requests
-	// would wait for RequestTimeout. Default 4096.
+	// would wait for RequestTimeout. Default 4096. All of a node's handles
+	// together are bounded by Options.StoreMaxPending as well.
 	MaxPending int
 	// RequestTimeout bounds how long a request sent to a remote master is
 	// tracked: past it the request fails with ErrRequestTimeout, so
@@ -343,9 +344,13 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 	id := s.nextReq.Add(1)
 	f.owner, f.id, f.sent = s, id, time.Now().UnixNano()
 	s.sweep(f.sent)
-	if !s.pending.Store(id, f, s.opts.MaxPending) {
+	if ok, nodeFull := s.pending.Store(id, f, s.opts.MaxPending, &s.n.stats.storePending, s.n.opts.StoreMaxPending); !ok {
 		s.n.stats.storeLimit.Add(1)
-		f.resolve(frame.None, &StoreError{Code: frame.CodeLimit, Text: fmt.Sprintf("%d requests to the master unanswered (StoreOptions.MaxPending)", s.opts.MaxPending)})
+		text := fmt.Sprintf("%d requests to the master unanswered (StoreOptions.MaxPending)", s.opts.MaxPending)
+		if nodeFull {
+			text = fmt.Sprintf("%d requests of this node's store handles unanswered (Options.StoreMaxPending)", s.n.opts.StoreMaxPending)
+		}
+		f.resolve(frame.None, &StoreError{Code: frame.CodeLimit, Text: text})
 		return f
 	}
 	// A full queue to the master refuses the request at once: dropping it
@@ -378,26 +383,41 @@ func (s *Store) sweep(now int64) {
 	}
 }
 
-// pendingMap tracks a handle's requests to a remote master by request id.
-// Safe for concurrent use.
+// pendingMap tracks a handle's requests to a remote master by request id,
+// and counts them in the node's total too (node, set by Store). Safe for
+// concurrent use.
 type pendingMap struct {
-	mu sync.Mutex
-	m  map[uint64]*Future
+	mu   sync.Mutex
+	m    map[uint64]*Future
+	node *atomic.Int64
 }
 
-// Store tracks f under id unless max requests are tracked already; it
-// reports whether it did.
-func (p *pendingMap) Store(id uint64, f *Future, max int) bool {
+// Store tracks f under id unless max requests are tracked already, or the
+// node's total is at nodeMax; it reports whether it did, and whether the
+// node's total refused it.
+func (p *pendingMap) Store(id uint64, f *Future, max int, node *atomic.Int64, nodeMax int) (ok, nodeFull bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.m) >= max {
-		return false
+		return false, false
+	}
+	if node.Add(1) > int64(nodeMax) {
+		node.Add(-1)
+		return false, true
 	}
 	if p.m == nil {
 		p.m = make(map[uint64]*Future)
 	}
+	p.node = node
 	p.m[id] = f
-	return true
+	return true, false
+}
+
+// removed takes n requests off the node's total; p.mu is held.
+func (p *pendingMap) removed(n int) {
+	if p.node != nil && n > 0 {
+		p.node.Add(-int64(n))
+	}
 }
 
 func (p *pendingMap) Load(id uint64) (*Future, bool) {
@@ -408,9 +428,7 @@ func (p *pendingMap) Load(id uint64) (*Future, bool) {
 }
 
 func (p *pendingMap) Delete(id uint64) {
-	p.mu.Lock()
-	delete(p.m, id)
-	p.mu.Unlock()
+	p.LoadAndDelete(id)
 }
 
 func (p *pendingMap) LoadAndDelete(id uint64) (*Future, bool) {
@@ -418,6 +436,7 @@ func (p *pendingMap) LoadAndDelete(id uint64) (*Future, bool) {
 	f, ok := p.m[id]
 	if ok {
 		delete(p.m, id)
+		p.removed(1)
 	}
 	p.mu.Unlock()
 	return f, ok
@@ -434,6 +453,7 @@ func (p *pendingMap) takeOlder(limit int64) []*Future {
 			out = append(out, f)
 		}
 	}
+	p.removed(len(out))
 	return out
 }
 
@@ -446,6 +466,7 @@ func (p *pendingMap) takeAll() []*Future {
 		out = append(out, f)
 	}
 	p.m = nil
+	p.removed(len(out))
 	return out
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +115,72 @@ func TestStoreRequestTimeout(t *testing.T) {
 	}
 	if _, ok := f.pending.Load(lost.id); ok {
 		t.Fatal("the lost request is still tracked")
+	}
+}
+
+// The node bounds its handles' unanswered requests together
+// (Options.StoreMaxPending) as well as each handle's (MaxPending): a
+// second handle gets only what the first left, a refusal says which bound
+// it hit, and requests that end (here: a closed handle's) give their room
+// back. No master answers, so every request sent stays pending.
+func TestStoreNodeMaxPending(t *testing.T) {
+	a, err := New(Options{Name: "a", Logger: testLogger(), StoreMaxPending: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	frontend := func(name string) *Store {
+		t.Helper()
+		f, err := a.StoreFrontend(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.opts.MaxPending = 8
+		return f
+	}
+	// send sends n puts and returns how many were refused by each bound.
+	send := func(f *Store, n int) (handle, node int) {
+		t.Helper()
+		for i := range n {
+			fu := f.Do(frame.OpPut, frame.NewCount(uint64(i)), frame.NewCount(1), 0)
+			select {
+			case <-fu.Done():
+			default:
+				continue // sent: pending
+			}
+			_, err := fu.Wait(context.Background())
+			var se *StoreError
+			switch {
+			case !errors.As(err, &se) || se.Code != frame.CodeLimit:
+				t.Fatalf("request %d: %v", i, err)
+			case strings.Contains(se.Text, "StoreOptions.MaxPending"):
+				handle++
+			case strings.Contains(se.Text, "Options.StoreMaxPending"):
+				node++
+			default:
+				t.Fatalf("request %d: refused with %q", i, se.Text)
+			}
+		}
+		return handle, node
+	}
+	f1, f2 := frontend("one"), frontend("two")
+	if h, n := send(f1, 9); h != 1 || n != 0 {
+		t.Fatalf("first handle: %d refused by its own bound, %d by the node's; want 1, 0", h, n)
+	}
+	if h, n := send(f2, 5); h != 0 || n != 3 {
+		t.Fatalf("second handle: %d refused by its own bound, %d by the node's; want 0, 3", h, n)
+	}
+	if got := a.Stats().StoreLimit; got != 4 {
+		t.Errorf("Stats.StoreLimit = %d, want 4", got)
+	}
+	if err := f1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if h, n := send(f2, 8); h != 2 || n != 0 {
+		t.Fatalf("after the first handle closed: %d refused by the second's own bound, %d by the node's; want 2, 0", h, n)
+	}
+	if got := a.stats.storePending.Load(); got != 8 {
+		t.Errorf("node's pending count %d, want 8", got)
 	}
 }
 
