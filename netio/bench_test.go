@@ -137,7 +137,7 @@ func consumeFixture(tb testing.TB) (*Engine, *connState, []byte, *benchHandler) 
 	e := &Engine{opts: o, h: h, log: o.Logger}
 	st := &connState{e: e}
 	st.stage.Store(stageUp)
-	st.peer.Store(&Peer{st: st, out: newOutbox(o.QueueFrames, o.QueueBytes, o.Policy)})
+	st.peer.Store(&Peer{st: st, out: newOutbox(o.QueueFrames, o.QueueBytes, o.Policy, kindSet{})})
 	var buf []byte
 	for _, fr := range frames(64, 64) {
 		buf = append(buf, fr...)

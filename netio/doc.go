@@ -48,7 +48,10 @@
 //     alone, so a stalled reader fills its own outbox and then its Policy
 //     applies: DropOldest (default), DropNewest or Disconnect. Drops and
 //     disconnects are counted per peer (Peer.Stats). Other peers are not
-//     affected: no producer ever waits on a socket.
+//     affected: no producer ever waits on a socket. Peer.TrySend never
+//     applies the policy; Options.OnEvict hears of the frames of chosen
+//     kinds that DropOldest evicts (the node fails such a store request
+//     at once).
 //
 // # The TLS transport
 //

@@ -47,6 +47,8 @@ type Engine struct {
 	h    Handler
 	log  *slog.Logger
 	tls  *tlsSetup // Options.TLS compiled; nil: plaintext
+	// evictKinds is Options.EvictKinds as a set (empty without OnEvict).
+	evictKinds kindSet
 
 	cli *gnet.Client
 	// ctx is cancelled when Close starts: it aborts TLS dials and
@@ -111,6 +113,11 @@ func New(opts Options, h Handler) (*Engine, error) {
 		opts.Loops = DefaultLoops()
 	}
 	e := &Engine{opts: opts, h: h, log: opts.Logger, stop: make(chan struct{})}
+	if opts.OnEvict != nil {
+		for _, k := range opts.EvictKinds {
+			e.evictKinds.add(k)
+		}
+	}
 	if opts.TLS != nil {
 		e.tls = opts.TLS.compile()
 	}

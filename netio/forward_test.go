@@ -41,7 +41,7 @@ func forwardFixture(t *testing.T) (from, to *Peer, w *fakeWire, ls *loopState) {
 	mk := func(c wire) *Peer {
 		st := &connState{e: e, c: c, loop: ls}
 		st.stage.Store(stageUp)
-		p := &Peer{st: st, out: newOutbox(o.QueueFrames, o.QueueBytes, o.Policy)}
+		p := &Peer{st: st, out: newOutbox(o.QueueFrames, o.QueueBytes, o.Policy, kindSet{})}
 		st.peer.Store(p)
 		return p
 	}

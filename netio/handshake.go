@@ -228,7 +228,7 @@ func (e *Engine) helloFrame(st *connState, f frame.Frame) bool {
 
 func (e *Engine) newPeer(st *connState, id frame.NodeID, name string, role frame.Role, feat frame.Features, v uint16, fv uint64) *Peer {
 	p := &Peer{ID: id, Name: name, Role: role, Features: feat, Version: v, Addr: st.c.RemoteAddr(), FilterVersion: fv,
-		TLS: st.tls, CertName: st.certName, st: st, out: newOutbox(e.opts.QueueFrames, e.opts.QueueBytes, e.opts.Policy)}
+		TLS: st.tls, CertName: st.certName, st: st, out: newOutbox(e.opts.QueueFrames, e.opts.QueueBytes, e.opts.Policy, e.evictKinds)}
 	if st.target != nil {
 		p.DialAddr = st.target.addr
 	}

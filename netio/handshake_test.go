@@ -120,7 +120,7 @@ func firstSeq(t *testing.T, b []byte) uint32 {
 func TestOutboxPolicies(t *testing.T) {
 	fs := frames(10, 8)
 	t.Run("drop_oldest", func(t *testing.T) {
-		o := newOutbox(4, 1<<20, DropOldest)
+		o := newOutbox(4, 1<<20, DropOldest, kindSet{})
 		if r := o.push(fs[0], 1); r != pushWake {
 			t.Fatalf("first push %v, want wake", r)
 		}
@@ -138,7 +138,7 @@ func TestOutboxPolicies(t *testing.T) {
 		}
 	})
 	t.Run("drop_newest", func(t *testing.T) {
-		o := newOutbox(4, 1<<20, DropNewest)
+		o := newOutbox(4, 1<<20, DropNewest, kindSet{})
 		for _, f := range fs {
 			o.push(f, 1)
 		}
@@ -149,7 +149,7 @@ func TestOutboxPolicies(t *testing.T) {
 		}
 	})
 	t.Run("disconnect", func(t *testing.T) {
-		o := newOutbox(4, 1<<20, Disconnect)
+		o := newOutbox(4, 1<<20, Disconnect, kindSet{})
 		for i, f := range fs[:4] {
 			if r := o.push(f, 1); r != pushWake && r != pushQueued {
 				t.Fatalf("push %d: %v", i, r)
@@ -160,7 +160,7 @@ func TestOutboxPolicies(t *testing.T) {
 		}
 	})
 	t.Run("bytes", func(t *testing.T) {
-		o := newOutbox(1000, 3*len(fs[0]), DropOldest)
+		o := newOutbox(1000, 3*len(fs[0]), DropOldest, kindSet{})
 		for _, f := range fs {
 			o.push(f, 1)
 		}
@@ -175,7 +175,7 @@ func TestOutboxPolicies(t *testing.T) {
 		}
 	})
 	t.Run("closed", func(t *testing.T) {
-		o := newOutbox(4, 1<<20, DropOldest)
+		o := newOutbox(4, 1<<20, DropOldest, kindSet{})
 		o.close()
 		if r := o.push(fs[0], 1); r != pushClosed {
 			t.Fatalf("push after close %v", r)
@@ -197,7 +197,7 @@ func TestParsePolicy(t *testing.T) {
 
 func TestOutboxPushWait(t *testing.T) {
 	fs := frames(3, 8)
-	o := newOutbox(2, 1<<20, DropNewest)
+	o := newOutbox(2, 1<<20, DropNewest, kindSet{})
 	o.push(fs[0], 1)
 	o.push(fs[1], 1)
 	done := make(chan pushResult)
@@ -227,7 +227,7 @@ func TestOutboxPushWait(t *testing.T) {
 // TestOutboxChunks: frames spanning many chunks come out intact and in
 // order, including after drops from the head and frames larger than a chunk.
 func TestOutboxChunks(t *testing.T) {
-	o := newOutbox(1<<20, 1<<30, DropOldest)
+	o := newOutbox(1<<20, 1<<30, DropOldest, kindSet{})
 	var want []byte
 	for i := 0; i < 5000; i++ {
 		size := 4 + i%3000
@@ -246,7 +246,7 @@ func TestOutboxChunks(t *testing.T) {
 	}
 	o.give(cs)
 	// Drop from the head across chunk boundaries.
-	small := newOutbox(10, 1<<30, DropOldest)
+	small := newOutbox(10, 1<<30, DropOldest, kindSet{})
 	for i := 0; i < 100; i++ {
 		p := make([]byte, 20000)
 		binary.LittleEndian.PutUint32(p, uint32(i))

@@ -79,6 +79,17 @@ type Options struct {
 	QueueBytes int
 	// Policy applies when a peer's queue is full. Default DropOldest.
 	Policy Policy
+	// OnEvict, when set, is called with each frame of a kind in EvictKinds
+	// that the DropOldest policy removed from a peer's queue to make room
+	// for a newer one, so that its sender can fail at once what it waits
+	// on instead of timing out (the node fails a store request this way).
+	// It runs on the goroutine whose send evicted the frame, after the
+	// queue's lock is released; fr is a copy, valid only during the call.
+	// Default: none.
+	OnEvict func(p *Peer, fr []byte)
+	// EvictKinds selects the frame kinds OnEvict is called for; the others
+	// are evicted without a copy.
+	EvictKinds []frame.Kind
 	// SocketHighWater: while this many bytes wait in the kernel-side
 	// write buffer of a connection (the socket did not take them), the
 	// queue is not handed over, so the bounds above apply to a stalled

@@ -6,7 +6,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/weirio/weir/frame"
 )
+
+// frameKindOff is the offset of the kind byte in a frame header
+// (docs/PROTOCOL.md §2).
+const frameKindOff = 4
 
 // chunkSize is the unit of outbound buffering. Frames are appended into
 // pooled chunks; a loop turn writes all queued chunks with one writev.
@@ -44,9 +50,16 @@ type outbox struct {
 		bytes  int
 		spare  [][]byte // the chunk list the loop wrote last, reused
 		closed bool
+		// evicted holds copies of evicted frames of evictKinds, back to
+		// back, until takeEvicted (after the push that evicted them).
+		evicted []byte
 	}
 	maxFrames, maxBytes int
 	policy              Policy
+	// evictKinds has bit k set for the frame kinds whose eviction by
+	// DropOldest is reported (Options.OnEvict): a copy of each goes to
+	// mu.evicted until takeEvicted.
+	evictKinds kindSet
 
 	// space wakes one producer waiting for room (pushWait) after the loop
 	// took the queue; waiters counts them so take signals only if needed.
@@ -68,8 +81,34 @@ const (
 	pushFull                       // tryPush: no room; nothing queued or dropped
 )
 
-func newOutbox(maxFrames, maxBytes int, p Policy) *outbox {
-	return &outbox{maxFrames: maxFrames, maxBytes: maxBytes, policy: p, space: make(chan struct{}, 1)}
+func newOutbox(maxFrames, maxBytes int, p Policy, evict kindSet) *outbox {
+	return &outbox{maxFrames: maxFrames, maxBytes: maxBytes, policy: p, evictKinds: evict, space: make(chan struct{}, 1)}
+}
+
+// kindSet is a set of frame kinds, one bit each.
+type kindSet [4]uint64
+
+func (s *kindSet) add(k frame.Kind)      { s[k>>6] |= 1 << (k & 63) }
+func (s *kindSet) has(k frame.Kind) bool { return s[k>>6]&(1<<(k&63)) != 0 }
+func (s *kindSet) empty() bool           { return *s == kindSet{} }
+
+// takeEvicted returns the frames copied since the last call (see
+// evictKinds), back to back; buf is given back with giveEvicted.
+func (o *outbox) takeEvicted() []byte {
+	o.mu.Lock()
+	b := o.mu.evicted
+	o.mu.evicted = nil
+	o.mu.Unlock()
+	return b
+}
+
+// giveEvicted returns takeEvicted's buffer for reuse.
+func (o *outbox) giveEvicted(b []byte) {
+	o.mu.Lock()
+	if o.mu.evicted == nil && cap(b) <= 64<<10 {
+		o.mu.evicted = b[:0]
+	}
+	o.mu.Unlock()
 }
 
 // appendLocked appends fr (n frames) and reports whether the queue was
@@ -91,6 +130,9 @@ func (o *outbox) appendLocked(fr []byte, n int) bool {
 func (o *outbox) dropOldestLocked() {
 	c := o.mu.chunks[0]
 	l := int(binary.LittleEndian.Uint32(c[o.mu.head:]))
+	if !o.evictKinds.empty() && o.evictKinds.has(frame.Kind(c[o.mu.head+frameKindOff])) {
+		o.mu.evicted = append(o.mu.evicted, c[o.mu.head:o.mu.head+l]...)
+	}
 	o.mu.head += l
 	o.mu.frames--
 	o.mu.bytes -= l

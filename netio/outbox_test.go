@@ -2,8 +2,11 @@ package netio
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/weirio/weir/frame"
 )
 
 // TestOutboxTryPushEnc: a frame encoded straight into the queue is counted
@@ -16,7 +19,7 @@ func TestOutboxTryPushEnc(t *testing.T) {
 		return func(dst []byte) []byte { return append(dst, f...) }
 	}
 	bound := len(fs[0]) + 32
-	o := newOutbox(2, 1<<20, DropNewest)
+	o := newOutbox(2, 1<<20, DropNewest, kindSet{})
 	if r, ok := o.tryPushEnc(bound, enc(fs[0])); !ok || r != pushWake {
 		t.Fatalf("first: %v %v, want wake", r, ok)
 	}
@@ -40,7 +43,7 @@ func TestOutboxTryPushEnc(t *testing.T) {
 	}
 
 	// The byte bound counts the encoder's bound, not what it will write.
-	small := newOutbox(100, 2*len(fs[0]), DropNewest)
+	small := newOutbox(100, 2*len(fs[0]), DropNewest, kindSet{})
 	if _, ok := small.tryPushEnc(2*len(fs[0])+1, enc(fs[0])); ok {
 		t.Fatal("queued a frame whose bound exceeds the byte limit")
 	}
@@ -49,7 +52,7 @@ func TestOutboxTryPushEnc(t *testing.T) {
 	}
 
 	// A frame larger than the last chunk's room goes into a new chunk.
-	big := newOutbox(1000, 1<<30, DropNewest)
+	big := newOutbox(1000, 1<<30, DropNewest, kindSet{})
 	payload := strings.Repeat("x", chunkSize-100)
 	for range 3 {
 		if _, ok := big.tryPushEnc(len(payload), func(dst []byte) []byte { return append(dst, payload...) }); !ok {
@@ -70,7 +73,7 @@ func TestOutboxTryPushEnc(t *testing.T) {
 			t.Fatalf("an encoder past its bound: recovered %v, want the BUG panic", r)
 		}
 	}()
-	liar := newOutbox(10, 1<<20, DropNewest)
+	liar := newOutbox(10, 1<<20, DropNewest, kindSet{})
 	liar.tryPushEnc(4, enc(fs[0]))
 }
 
@@ -80,7 +83,7 @@ func TestOutboxTryPush(t *testing.T) {
 	fs := frames(6, 8)
 	for _, p := range []Policy{DropOldest, DropNewest, Disconnect} {
 		t.Run(p.String(), func(t *testing.T) {
-			o := newOutbox(4, 1<<20, p)
+			o := newOutbox(4, 1<<20, p, kindSet{})
 			want := []pushResult{pushWake, pushQueued, pushQueued, pushQueued, pushFull, pushFull}
 			for i, f := range fs {
 				if r := o.tryPush(f); r != want[i] {
@@ -101,10 +104,81 @@ func TestOutboxTryPush(t *testing.T) {
 			}
 		})
 	}
-	o := newOutbox(10, 2*len(fs[0]), DropOldest)
+	o := newOutbox(10, 2*len(fs[0]), DropOldest, kindSet{})
 	o.tryPush(fs[0])
 	o.tryPush(fs[1])
 	if r := o.tryPush(fs[2]); r != pushFull || o.dropped.Load() != 0 {
 		t.Fatalf("past the byte bound: %v, dropped %d", r, o.dropped.Load())
+	}
+}
+
+// DropOldest copies the frames it evicts whose kind is selected, and only
+// those, for takeEvicted; nothing is kept without a selection.
+func TestOutboxEvicted(t *testing.T) {
+	data := frames(4, 8)
+	cmd := frame.AppendStoreCmd(nil, frame.Header{}, []byte("s/m/r/x"), "s", frame.OpPut, 7,
+		frame.NewCount(1), frame.NewCount(2), 0)
+	var kinds kindSet
+	kinds.add(frame.KindStoreCmd)
+	o := newOutbox(2, 1<<20, DropOldest, kinds)
+	o.tryPush(cmd)
+	o.push(data[0], 1)
+	if r := o.push(data[1], 1); r != pushDropped { // evicts cmd
+		t.Fatalf("push: %v, want dropped", r)
+	}
+	if r := o.push(data[2], 1); r != pushDropped { // evicts data[0]
+		t.Fatalf("push: %v, want dropped", r)
+	}
+	if b := o.takeEvicted(); !bytes.Equal(b, cmd) {
+		t.Fatalf("evicted %x, want the store command %x alone", b, cmd)
+	}
+	if b := o.takeEvicted(); len(b) != 0 {
+		t.Fatalf("evicted again: %x", b)
+	}
+	none := newOutbox(1, 1<<20, DropOldest, kindSet{})
+	none.tryPush(cmd)
+	none.push(data[3], 1)
+	if b := none.takeEvicted(); len(b) != 0 {
+		t.Fatalf("evicted without a selection: %x", b)
+	}
+}
+
+// A Send that evicts a frame of Options.EvictKinds reports it to
+// Options.OnEvict, after the queue's lock is released (the callback sends
+// on the same peer); other evictions and other policies report nothing.
+func TestSendReportsEvicted(t *testing.T) {
+	cmd := frame.AppendStoreCmd(nil, frame.Header{}, []byte("s/m/r/x"), "s", frame.OpPut, 7,
+		frame.NewCount(1), frame.NewCount(2), 0)
+	data := frames(4, 8)
+	var got [][]byte
+	var p *Peer
+	o := Options{Logger: quietLogger(), QueueFrames: 2, EvictKinds: []frame.Kind{frame.KindStoreCmd}}
+	o.OnEvict = func(from *Peer, fr []byte) {
+		if from != p {
+			t.Errorf("OnEvict for another peer")
+		}
+		got = append(got, bytes.Clone(fr))
+		_ = from.TrySend(data[3]) // would deadlock under the queue's lock
+	}
+	o.EnsureDefaults()
+	e := &Engine{opts: o, log: o.Logger}
+	e.evictKinds.add(frame.KindStoreCmd)
+	st := &connState{e: e, c: &fakeWire{}, loop: &loopState{}}
+	st.stage.Store(stageUp)
+	p = &Peer{st: st, out: newOutbox(o.QueueFrames, o.QueueBytes, o.Policy, e.evictKinds)}
+	st.peer.Store(p)
+	if err := p.TrySend(cmd); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.Send(data[0])
+	if err := p.Send(data[1]); !errors.Is(err, ErrDropped) {
+		t.Fatalf("send into a full queue: %v", err)
+	}
+	if len(got) != 1 || !bytes.Equal(got[0], cmd) {
+		t.Fatalf("OnEvict got %d frames %x, want the store command", len(got), got)
+	}
+	_ = p.Send(data[2]) // evicts a data frame: not reported
+	if len(got) != 1 {
+		t.Fatalf("OnEvict called for a data frame")
 	}
 }

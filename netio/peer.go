@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"sync/atomic"
@@ -146,6 +147,7 @@ func (p *Peer) result(r pushResult) error {
 	case pushWake:
 		p.st.wake()
 	case pushDropped:
+		p.reportEvicted()
 		return ErrDropped
 	case pushOverflow:
 		p.overflows.Add(1)
@@ -199,4 +201,22 @@ func (p *Peer) Stats() PeerStats {
 		Dropped: p.out.dropped.Load(), Overflows: p.overflows.Load(),
 		QueuedFrames: int64(frames), QueuedBytes: int64(bytes),
 	}
+}
+
+// reportEvicted hands the frames of Options.EvictKinds that the policy
+// evicted from p's queue to Options.OnEvict, outside the queue's lock.
+func (p *Peer) reportEvicted() {
+	if p.out.evictKinds.empty() {
+		return
+	}
+	b := p.out.takeEvicted()
+	for rest := b; len(rest) >= 4; {
+		l := int(binary.LittleEndian.Uint32(rest))
+		if l < frame.HeaderSize || l > len(rest) {
+			break // cannot happen: whole frames were copied
+		}
+		p.st.e.opts.OnEvict(p, rest[:l])
+		rest = rest[l:]
+	}
+	p.out.giveEvicted(b)
 }

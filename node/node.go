@@ -37,6 +37,10 @@ type Node struct {
 	seq    atomic.Uint64 // stamp sequence
 	stamp  atomic.Bool   // stamp published frames (forwarding here or at a peer)
 	dedupe *dedupe
+	// storesView is a copy of mu.stores for readers that must not take mu
+	// (onEvict runs inside a send).
+	storesView atomic.Pointer[map[string]*Store]
+
 	// clients counts connected client-role peers (leaves this node serves).
 	clients atomic.Int32
 
@@ -102,7 +106,10 @@ func New(opts Options) (*Node, error) {
 	if n.logs, err = newLogs(n, opts.Logs); err != nil {
 		return nil, err
 	}
-	if n.net, err = netio.New(opts.Net, (*handler)(n)); err != nil {
+	// A store request the drop_oldest policy evicts on its way to the
+	// master fails at once (onEvict) instead of after RequestTimeout.
+	n.opts.Net.OnEvict, n.opts.Net.EvictKinds = n.onEvict, []frame.Kind{frame.KindStoreCmd}
+	if n.net, err = netio.New(n.opts.Net, (*handler)(n)); err != nil {
 		_ = n.logs.close()
 		return nil, err
 	}

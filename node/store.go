@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,6 +246,7 @@ func (n *Node) newStore(name string, opts StoreOptions) (*Store, error) {
 	s := &Store{n: n, name: name, opts: opts, self: n.origin}
 	s.reqTopic = storeTopic(name, "m/r/"+idHex(n.origin))
 	n.mu.stores[name] = s
+	n.publishStoresLocked()
 	return s, nil
 }
 
@@ -252,8 +254,43 @@ func (s *Store) forget() {
 	s.n.mu.Lock()
 	if s.n.mu.stores[s.name] == s {
 		delete(s.n.mu.stores, s.name)
+		s.n.publishStoresLocked()
 	}
 	s.n.mu.Unlock()
+}
+
+// publishStoresLocked makes storesView a copy of mu.stores; n.mu is held.
+func (n *Node) publishStoresLocked() {
+	view := maps.Clone(n.mu.stores)
+	n.storesView.Store(&view)
+}
+
+// onEvict is netio.Options.OnEvict: a store request of this node that the
+// drop_oldest policy evicted from a peer queue (to make room for other
+// traffic) fails at once with the limit code, rather than waiting for
+// RequestTimeout. A request this node only relays carries another node's
+// request topic, and is left alone.
+func (n *Node) onEvict(_ *netio.Peer, fr []byte) {
+	f, _, err := frame.Scan(fr, nil)
+	if err != nil || f.Kind() != frame.KindStoreCmd {
+		return
+	}
+	c, err := frame.DecodeStoreCmd(f.Body(), nil)
+	if err != nil {
+		return
+	}
+	view := n.storesView.Load()
+	if view == nil {
+		return
+	}
+	s := (*view)[string(c.Store)]
+	if s == nil || string(f.Topic()) != s.reqTopic {
+		return
+	}
+	if fu, ok := s.pending.LoadAndDelete(c.Seq); ok {
+		n.stats.storeLimit.Add(1)
+		fu.resolve(frame.None, &StoreError{Code: frame.CodeLimit, Text: "dropped from the queue to the master by the drop_oldest policy"})
+	}
 }
 
 // subscribeStore subscribes an internal handler that receives only store
@@ -321,7 +358,9 @@ func (n *Node) StoreFrontend(name string) (*Store, error) {
 // Future carries the answer. On a clone, reads are answered locally. When
 // the peer queue to a remote master is full, the Future fails at once with
 // a StoreError of code frame.CodeLimit: nothing was sent, and the caller
-// may retry once earlier requests are answered.
+// may retry once earlier requests are answered. A request that other
+// traffic's drop_oldest policy evicts from that queue fails the same way,
+// at once.
 func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration) *Future {
 	f := &Future{done: make(chan struct{})}
 	if s.closed.Load() {

@@ -184,6 +184,45 @@ func TestStoreNodeMaxPending(t *testing.T) {
 	}
 }
 
+// A store request of this node that a peer queue's drop_oldest policy
+// evicted fails at once with the limit code (and gives back its room);
+// one with another node's request topic, which this node only relays, is
+// left alone.
+func TestStoreEvictedRequest(t *testing.T) {
+	a, err := New(Options{Name: "a", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	f, err := a.StoreFrontend("ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fu := f.Do(frame.OpPut, frame.NewCount(1), frame.NewCount(2), 0) // no master: stays pending
+	other := storeTopic("ev", "m/r/"+idHex(a.origin+1))
+	a.onEvict(nil, frame.AppendStoreCmd(nil, frame.Header{}, []byte(other), "ev", frame.OpPut, fu.id,
+		frame.NewCount(1), frame.NewCount(2), 0))
+	select {
+	case <-fu.Done():
+		t.Fatal("another node's evicted request failed this one")
+	default:
+	}
+	a.onEvict(nil, frame.AppendStoreCmd(nil, frame.Header{}, []byte(f.reqTopic), "ev", frame.OpPut, fu.id,
+		frame.NewCount(1), frame.NewCount(2), 0))
+	select {
+	case <-fu.Done():
+	default:
+		t.Fatal("the evicted request is still pending")
+	}
+	var se *StoreError
+	if _, err := fu.Wait(context.Background()); !errors.As(err, &se) || se.Code != frame.CodeLimit {
+		t.Fatalf("evicted request: %v, want the limit code", err)
+	}
+	if n := a.stats.storePending.Load(); n != 0 || a.Stats().StoreLimit != 1 {
+		t.Errorf("pending %d (want 0), StoreLimit %d (want 1)", n, a.Stats().StoreLimit)
+	}
+}
+
 // A pipeline deeper than a peer queue holds: every request is answered —
 // applied, or refused at once with the limit code — and none waits for
 // RequestTimeout. By default the handle's MaxPending refuses first; with a
