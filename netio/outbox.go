@@ -66,7 +66,8 @@ type outbox struct {
 	space   chan struct{}
 	waiters atomic.Int32
 
-	dropped atomic.Uint64 // frames dropped by the policy
+	dropped    atomic.Uint64 // frames dropped by the policy
+	hasEvicted atomic.Bool   // mu.evicted holds frames
 }
 
 // push result.
@@ -95,7 +96,11 @@ func (s *kindSet) empty() bool           { return *s == kindSet{} }
 // takeEvicted returns the frames copied since the last call (see
 // evictKinds), back to back; buf is given back with giveEvicted.
 func (o *outbox) takeEvicted() []byte {
+	if !o.hasEvicted.Load() {
+		return nil // the common drop: nothing of evictKinds, no lock
+	}
 	o.mu.Lock()
+	o.hasEvicted.Store(false)
 	b := o.mu.evicted
 	o.mu.evicted = nil
 	o.mu.Unlock()
@@ -132,6 +137,7 @@ func (o *outbox) dropOldestLocked() {
 	l := int(binary.LittleEndian.Uint32(c[o.mu.head:]))
 	if !o.evictKinds.empty() && o.evictKinds.has(frame.Kind(c[o.mu.head+frameKindOff])) {
 		o.mu.evicted = append(o.mu.evicted, c[o.mu.head:o.mu.head+l]...)
+		o.hasEvicted.Store(true)
 	}
 	o.mu.head += l
 	o.mu.frames--

@@ -210,6 +210,9 @@ func (p *Peer) reportEvicted() {
 		return
 	}
 	b := p.out.takeEvicted()
+	if b == nil {
+		return
+	}
 	for rest := b; len(rest) >= 4; {
 		l := int(binary.LittleEndian.Uint32(rest))
 		if l < frame.HeaderSize || l > len(rest) {
