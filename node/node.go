@@ -322,6 +322,7 @@ func (h *handler) PeerDown(p *netio.Peer, reason error) {
 	n := h.node()
 	replaced := isDuplicate(reason) && n.replacedAtNetio(p)
 	n.peers.RemoveSubscriber(p)
+	n.failOrphanedRequests()
 	if p.Role == frame.RoleClient {
 		n.clients.Add(-1)
 	}

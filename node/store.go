@@ -36,6 +36,10 @@ var (
 	// ErrTooManyStores is returned when attaching one more store would
 	// exceed Options.MaxStores.
 	ErrTooManyStores = errors.New("node: too many stores")
+	// ErrMasterLost fails the requests in flight to a remote master when
+	// the last peer through which the master was reached goes down: no
+	// answer can come, and the request may or may not have been applied.
+	ErrMasterLost = errors.New("node: connection to the store's master lost; the request may or may not have been applied")
 )
 
 // StoreError is a master's refusal of a request, with its error code.
@@ -79,7 +83,9 @@ type StoreOptions struct {
 	MaxPending int
 	// RequestTimeout bounds how long a request sent to a remote master is
 	// tracked: past it the request fails with ErrRequestTimeout, so
-	// requests lost with a master cost no memory. Sending a request runs
+	// requests lost with a master cost no memory. (When the last peer
+	// through which the master was reached goes down, its requests fail
+	// at once with ErrMasterLost.) Sending a request runs
 	// the check (at most every RequestTimeout/4, and every second).
 	// Default 1 min.
 	RequestTimeout time.Duration
@@ -290,6 +296,29 @@ func (n *Node) onEvict(_ *netio.Peer, fr []byte) {
 	if fu, ok := s.pending.LoadAndDelete(c.Seq); ok {
 		n.stats.storeLimit.Add(1)
 		fu.resolve(frame.None, &StoreError{Code: frame.CodeLimit, Text: "dropped from the queue to the master by the drop_oldest policy"})
+	}
+}
+
+// failOrphanedRequests fails, with ErrMasterLost, the requests in flight
+// of every handle whose request topic no peer subscribes to any more (a
+// peer just went down): their master was reached only through it, so no
+// answer can come, and their callers need not wait for RequestTimeout.
+func (n *Node) failOrphanedRequests() {
+	view := n.storesView.Load()
+	if view == nil {
+		return
+	}
+	for _, s := range *view {
+		if s.master != nil {
+			continue
+		}
+		var parr [4]*netio.Peer
+		if len(n.peers.MatchString(s.reqTopic, parr[:0])) > 0 {
+			continue
+		}
+		for _, f := range s.pending.takeAll() {
+			f.resolve(frame.None, ErrMasterLost)
+		}
 	}
 }
 

@@ -223,6 +223,47 @@ func TestStoreEvictedRequest(t *testing.T) {
 	}
 }
 
+// Requests in flight to a master fail with ErrMasterLost as soon as the
+// last peer that reached it goes down, not after RequestTimeout. Here the
+// "master" is a plain subscriber that never answers.
+func TestStoreMasterLost(t *testing.T) {
+	a, b := peeredPairWith(t, Options{Name: "a", Logger: testLogger()}, Options{Name: "b", Logger: testLogger()})
+	got := make(chan struct{}, 1024)
+	sub, err := a.subscribe(storeTopic("lost", "m/"), func(Message) { got <- struct{}{} }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.store = true // as a master's own subscription (subscribeStore)
+	f, err := b.StoreFrontend("lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.opts.RequestTimeout = time.Hour
+	// Requests sent before a's subscription reached b go nowhere: send
+	// until one arrives.
+	var fu *Future
+	testutil.WaitFor(t, "a request reaches the silent master", func() bool {
+		fu = f.Do(frame.OpPut, frame.NewCount(1), frame.NewCount(2), 0)
+		select {
+		case <-got:
+			return true
+		case <-time.After(20 * time.Millisecond):
+			return false
+		}
+	})
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := fu.Wait(ctx); !errors.Is(err, ErrMasterLost) {
+		t.Fatalf("request in flight when the master's node closed: %v, want ErrMasterLost", err)
+	}
+	if n := b.stats.storePending.Load(); n != 0 {
+		t.Errorf("%d requests still pending", n)
+	}
+}
+
 // A pipeline deeper than a peer queue holds: every request is answered —
 // applied, or refused at once with the limit code — and none waits for
 // RequestTimeout. By default the handle's MaxPending refuses first; with a
