@@ -60,9 +60,10 @@
 //     application twice or out of order.
 //  4. pebble-kill (pebble_test.go): a store master on Pebble in sync mode,
 //     in a child process (the test binary re-executed; see TestMain),
-//     SIGKILLed while a frontend pipelines puts. Every acknowledged put is
-//     on disk with its value and absolute expiry, and the restarted
-//     master serves it.
+//     SIGKILLed while a frontend pipelines puts. The puts the kill cut off
+//     fail at once with node.ErrMasterLost; every acknowledged put is on
+//     disk with its value and absolute expiry, and the restarted master
+//     serves it.
 //  5. hostile-peer (hostile_test.go, rawpeer_test.go): random bytes, lying
 //     frame headers, silent and byte-by-byte handshakes, oversized frames,
 //     subscription floods, protocol violations after the handshake, and a

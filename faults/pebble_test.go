@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -200,11 +201,13 @@ func TestPebbleMasterKilled(t *testing.T) {
 	for _, p := range puts {
 		select {
 		case <-p.f.Done():
-			if _, err := p.f.Wait(ctx); err != nil {
-				failed++
-			} else {
+			_, err := p.f.Wait(ctx)
+			switch {
+			case err == nil:
 				p.acked = true
 				acked = append(acked, p)
+			case !errors.Is(err, node.ErrMasterLost): // lost: cut off by the kill
+				failed++
 			}
 		default:
 		}
@@ -212,6 +215,35 @@ func TestPebbleMasterKilled(t *testing.T) {
 	r.check("master SIGKILLed mid-stream", len(acked) >= killAfter && len(acked) < len(puts) && failed == 0,
 		"after %d acked puts (%.0f/s, sync), %d of %d in flight unanswered", len(acked),
 		float64(killAfter)/writeTime.Seconds(), len(puts)-len(acked), len(puts))
+	// The requests the kill cut off fail at once with ErrMasterLost (the
+	// frontend reached the master through no other peer), not after
+	// RequestTimeout. (One answered between the kill and the scan above
+	// may still succeed.)
+	lost, late, other := 0, 0, 0
+	r.wait("requests cut off by the kill fail with ErrMasterLost", func() bool {
+		lost, late, other = 0, 0, 0
+		for _, p := range puts {
+			if p.acked {
+				continue
+			}
+			select {
+			case <-p.f.Done():
+			default:
+				return false
+			}
+			switch _, err := p.f.Wait(ctx); {
+			case errors.Is(err, node.ErrMasterLost):
+				lost++
+			case err == nil:
+				late++
+			default:
+				other++
+			}
+		}
+		return true
+	})
+	r.check("no request cut off by the kill failed otherwise", other == 0 && lost > 0,
+		"%d failed with ErrMasterLost, %d answered late, %d other errors", lost, late, other)
 
 	// The database as the killed process left it.
 	db, err := kv.OpenPebble(kv.PebbleOptions{Dir: dir, Sync: kv.Sync})
