@@ -94,7 +94,8 @@ func (s *kindSet) has(k frame.Kind) bool { return s[k>>6]&(1<<(k&63)) != 0 }
 func (s *kindSet) empty() bool           { return *s == kindSet{} }
 
 // takeEvicted returns the frames copied since the last call (see
-// evictKinds), back to back; buf is given back with giveEvicted.
+// evictKinds), back to back, or nil; the caller gives the buffer back
+// with giveEvicted.
 func (o *outbox) takeEvicted() []byte {
 	if !o.hasEvicted.Load() {
 		return nil // the common drop: nothing of evictKinds, no lock
