@@ -12,9 +12,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,7 +186,7 @@ type storeRole struct {
 	watch *cloneWatch // a clone's
 	val   frame.Value
 
-	profiling struct{ cpu, trace *os.File }
+	profiling struct{ stopCPU, stopTrace func() } // PROFILE
 }
 
 // ServeStoreRole plays a store role: it starts the node, prints READY,
@@ -438,54 +438,48 @@ func (r *storeRole) gets(ctx context.Context, g storeGets) (opsResult, error) {
 
 // profile starts or stops a CPU profile or an execution trace.
 func (r *storeRole) profile(arg string) error {
-	kind, file, _ := cutSpace(arg)
-	if kind == "stop" {
+	kind, file, _ := strings.Cut(arg, " ")
+	switch {
+	case kind == "stop":
 		r.stopProfile()
 		return nil
-	}
-	if kind != "cpu" && kind != "trace" || file == "" {
-		return fmt.Errorf("store: bad %s %q (want cpu FILE, trace FILE or stop)", storeCmdProfile, arg)
-	}
-	f, err := os.Create(file)
-	if err != nil {
+	case file == "":
+	case kind == "cpu" && r.profiling.stopCPU == nil:
+		stop, err := startCPUProfile(file)
+		r.profiling.stopCPU = stop
+		return err
+	case kind == "trace" && r.profiling.stopTrace == nil:
+		stop, err := startTrace(file)
+		r.profiling.stopTrace = stop
 		return err
 	}
-	if kind == "cpu" {
-		if err := pprof.StartCPUProfile(f); err != nil {
-			_ = f.Close()
-			return err
-		}
-		r.profiling.cpu = f
-		return nil
-	}
-	if err := trace.Start(f); err != nil {
-		_ = f.Close()
-		return err
-	}
-	r.profiling.trace = f
-	return nil
+	return fmt.Errorf("store: bad %s %q (want cpu FILE or trace FILE, not running yet, or stop)", storeCmdProfile, arg)
 }
 
 func (r *storeRole) stopProfile() {
-	if f := r.profiling.cpu; f != nil {
-		pprof.StopCPUProfile()
-		_ = f.Close()
-		r.profiling.cpu = nil
-	}
-	if f := r.profiling.trace; f != nil {
-		trace.Stop()
-		_ = f.Close()
-		r.profiling.trace = nil
+	for _, stop := range []*func(){&r.profiling.stopCPU, &r.profiling.stopTrace} {
+		if *stop != nil {
+			(*stop)()
+			*stop = nil
+		}
 	}
 }
 
-func cutSpace(s string) (before, after string, found bool) {
-	for i := range len(s) {
-		if s[i] == ' ' {
-			return s[:i], s[i+1:], true
-		}
+// startTrace starts an execution trace into path, as startCPUProfile
+// starts a CPU profile.
+func startTrace(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create trace: %w", err)
 	}
-	return s, "", false
+	if err := trace.Start(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cannot start trace: %w", err)
+	}
+	return func() {
+		trace.Stop()
+		_ = f.Close()
+	}, nil
 }
 
 // cloneWatch follows one clone's store through its events (OnEvent runs
