@@ -86,5 +86,11 @@
 // Stats.StoreLimit. A request to a remote master is never dropped by the
 // peer queue's policy: when the queue to the master is full, Do refuses
 // it at once with the limit code (a deep pipeline then sees refusals, not
-// requests that wait for RequestTimeout).
+// requests that wait for RequestTimeout). Nor does a request wait for
+// RequestTimeout when its answer cannot come: with no peer leading to the
+// master it is not sent (ErrNoMaster); when the connection to the master
+// drops it fails with ErrMasterLost; and when it or its answer was lost
+// on the way, the answer to a later request fails it (ErrRequestLost),
+// as the master answers a handle's requests in order. Stats.StoreLost
+// counts the requests that failed without an answer.
 package node

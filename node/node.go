@@ -75,7 +75,7 @@ type stats struct {
 	published, delivered, forwarded atomic.Uint64
 	duplicates, localTopicIn        atomic.Uint64
 	unhandled, handlerPanics        atomic.Uint64
-	storeLimit                      atomic.Uint64
+	storeLimit, storeLost           atomic.Uint64
 	// storePending counts the requests the node's store handles have
 	// sent to remote masters and not had answered (Options.StoreMaxPending).
 	storePending atomic.Int64

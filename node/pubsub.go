@@ -249,6 +249,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // size limit.
 var ErrFrameTooLarge = errors.New("node: message exceeds the frame size limit")
 
+// errNoRoute is publishTo's refusal (with try) of a topic nothing wants.
+var errNoRoute = errors.New("node: no subscriber for the topic")
+
 // publish encodes a frame once and hands the same bytes to every matching
 // peer and local subscription.
 //
@@ -272,7 +275,8 @@ func (n *Node) publishSized(topic string, except *Subscription, size int, enc fu
 // publishTo is publishSized; with try, a full peer queue refuses the frame
 // (Peer.TrySend) instead of applying the peer's policy, and when every
 // matching peer refused it publishTo returns netio.ErrQueueFull: for a request
-// that must not be lost silently, nor push an older frame out.
+// that must not be lost silently, nor push an older frame out. With try, a
+// topic that no peer and no local subscription wants is errNoRoute.
 func (n *Node) publishTo(topic string, except *Subscription, size int, try bool, enc func([]byte, frame.Header) []byte) error {
 	if len(topic) > n.opts.Net.Limits.MaxTopic {
 		return frame.ErrTopicTooLong
@@ -291,6 +295,9 @@ func (n *Node) publishTo(topic string, except *Subscription, size int, try bool,
 	var subs []*Subscription
 	if n.subs.Len() > 0 {
 		subs = n.subs.MatchString(topic, sarr[:0])
+	}
+	if try && len(peers) == 0 && len(subs) == 0 {
+		return errNoRoute
 	}
 	if size > 0 && size <= n.opts.Net.Limits.MaxFrame && len(peers) == 1 && len(subs) == 0 {
 		queued, _ := peers[0].SendEncoded(size, func(dst []byte) []byte { return enc(dst, h) })
@@ -435,6 +442,11 @@ type Stats struct {
 	// the store's size limits), or by a handle of this node whose queue
 	// to the master's peer was full (the request was not sent).
 	StoreLimit uint64 `json:"store_limit"`
+	// StoreLost counts requests of this node's store handles that failed
+	// without an answer: lost on the way (ErrRequestLost), cut off with
+	// their master's connection (ErrMasterLost), or timed out
+	// (ErrRequestTimeout).
+	StoreLost uint64 `json:"store_lost"`
 	// Subscriptions is the number of (prefix, subscription) pairs.
 	Subscriptions int `json:"subscriptions"`
 }
@@ -443,5 +455,5 @@ type Stats struct {
 func (n *Node) Stats() Stats {
 	return Stats{Published: n.stats.published.Load(), Delivered: n.stats.delivered.Load(), Forwarded: n.stats.forwarded.Load(),
 		Duplicates: n.stats.duplicates.Load(), LocalTopicIn: n.stats.localTopicIn.Load(), Unhandled: n.stats.unhandled.Load(),
-		HandlerPanics: n.stats.handlerPanics.Load(), StoreLimit: n.stats.storeLimit.Load(), Subscriptions: n.subs.Len()}
+		HandlerPanics: n.stats.handlerPanics.Load(), StoreLimit: n.stats.storeLimit.Load(), StoreLost: n.stats.storeLost.Load(), Subscriptions: n.subs.Len()}
 }

@@ -40,6 +40,19 @@ var (
 	// the last peer through which the master was reached goes down: no
 	// answer can come, and the request may or may not have been applied.
 	ErrMasterLost = errors.New("node: connection to the store's master lost; the request may or may not have been applied")
+	// ErrNoMaster fails a request at once when no peer of this node leads
+	// to the store's master (no peer has subscribed to the store's
+	// request topic): nothing was sent. The master may not exist, or its
+	// subscription may not have reached this node yet; retrying later is
+	// safe.
+	ErrNoMaster = errors.New("node: no peer leads to the store's master; the request was not sent")
+	// ErrRequestLost fails a request to a remote master whose answer
+	// cannot come any more: the master answers a handle's requests in the
+	// order the handle sent them, and the answer to a later request came
+	// first, so this request or its answer was dropped on the way (by a
+	// queue's drop_oldest policy, or with a master that restarted). It may
+	// or may not have been applied.
+	ErrRequestLost = errors.New("node: store request or its answer lost on the way (a later request was answered first); it may or may not have been applied")
 )
 
 // StoreError is a master's refusal of a request, with its error code.
@@ -85,9 +98,12 @@ type StoreOptions struct {
 	// tracked: past it the request fails with ErrRequestTimeout, so
 	// requests lost with a master cost no memory. (When the last peer
 	// through which the master was reached goes down, its requests fail
-	// at once with ErrMasterLost.) Sending a request runs
-	// the check (at most every RequestTimeout/4, and every second).
-	// Default 1 min.
+	// at once with ErrMasterLost; a request that was lost on the way, or
+	// whose answer was, fails with ErrRequestLost as soon as a later
+	// request is answered. So the timeout catches only the last requests
+	// of a burst whose answers were lost.) Sending a request runs the
+	// check (at most every RequestTimeout/4, and every second). Default
+	// 1 min.
 	RequestTimeout time.Duration
 	// Tick drives expiry, heartbeats and retransmissions (answers and
 	// updates never wait for it). Default 50 ms.
@@ -178,11 +194,15 @@ type Store struct {
 	clone  *storeClone  // clone only
 
 	reqTopic string // frontend and clone: where requests go
-	nextReq  atomic.Uint64
-	pending  pendingMap   // request id -> *Future
-	sweepAt  atomic.Int64 // unix ns: when a request next checks pending for timeouts
-	subs     []*Subscription
-	closed   atomic.Bool
+	// sendMu orders requests: a request id is taken and the request
+	// queued to the master's peer under it, so requests reach the master
+	// in id order and an answer also tells which earlier ones were lost.
+	sendMu  sync.Mutex
+	nextReq uint64       // under sendMu
+	pending pendingMap   // request id -> *Future
+	sweepAt atomic.Int64 // unix ns: when a request next checks pending for timeouts
+	subs    []*Subscription
+	closed  atomic.Bool
 }
 
 // Future is the pending answer of a pipelined request.
@@ -317,6 +337,7 @@ func (n *Node) failOrphanedRequests() {
 			continue
 		}
 		for _, f := range s.pending.takeAll() {
+			n.stats.storeLost.Add(1)
 			f.resolve(frame.None, ErrMasterLost)
 		}
 	}
@@ -335,15 +356,23 @@ func (s *Store) subscribeStore(topic string, fn func(Message)) error {
 }
 
 // listenReplies subscribes to this node's answer topic.
+//
+// The master answers a handle's requests in the order it received them,
+// which is the order of their ids (sendMu), except for refusals of a full
+// store queue (CodeLimit), which it sends at once. So an answer in order
+// also fails, with ErrRequestLost, every earlier request still pending:
+// it or its answer was dropped on the way, and no answer will come.
 func (s *Store) listenReplies() error {
 	return s.subscribeStore(storeTopic(s.name, "r/"+idHex(s.self)), func(m Message) {
+		var lost []*Future
 		switch m.Kind() {
 		case frame.KindStoreAck:
 			a, err := frame.DecodeStoreAck(m.f.Body(), m.lim)
 			if err != nil {
 				return
 			}
-			if f, ok := s.pending.LoadAndDelete(a.Seq); ok {
+			var f *Future
+			if f, lost = s.pending.answer(a.Seq, true); f != nil {
 				f.resolve(a.Result.Value(), nil)
 			}
 		case frame.KindStoreNack:
@@ -351,9 +380,14 @@ func (s *Store) listenReplies() error {
 			if err != nil || nk.Code == frame.CodeOK {
 				return
 			}
-			if f, ok := s.pending.LoadAndDelete(nk.First); ok {
+			var f *Future
+			if f, lost = s.pending.answer(nk.First, nk.Code != frame.CodeLimit); f != nil {
 				f.resolve(frame.None, &StoreError{Code: nk.Code, Text: string(nk.Text)})
 			}
+		}
+		for _, f := range lost {
+			s.n.stats.storeLost.Add(1)
+			f.resolve(frame.None, ErrRequestLost)
 		}
 	})
 }
@@ -389,7 +423,9 @@ func (n *Node) StoreFrontend(name string) (*Store, error) {
 // a StoreError of code frame.CodeLimit: nothing was sent, and the caller
 // may retry once earlier requests are answered. A request that other
 // traffic's drop_oldest policy evicts from that queue fails the same way,
-// at once.
+// at once. With no peer leading to the master (none subscribes to the
+// store's requests yet) the Future fails at once with ErrNoMaster, and
+// nothing was sent.
 func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration) *Future {
 	f := &Future{done: make(chan struct{})}
 	if s.closed.Load() {
@@ -409,9 +445,13 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 		f.resolve(v, err)
 		return f
 	}
-	id := s.nextReq.Add(1)
-	f.owner, f.id, f.sent = s, id, time.Now().UnixNano()
+	f.owner, f.sent = s, time.Now().UnixNano()
 	s.sweep(f.sent)
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.nextReq++
+	id := s.nextReq
+	f.id = id
 	if ok, nodeFull := s.pending.Store(id, f, s.opts.MaxPending, &s.n.stats.storePending, s.n.opts.StoreMaxPending); !ok {
 		s.n.stats.storeLimit.Add(1)
 		text := fmt.Sprintf("%d requests to the master unanswered (StoreOptions.MaxPending)", s.opts.MaxPending)
@@ -429,9 +469,12 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 	})
 	if err != nil {
 		s.pending.Delete(id)
-		if errors.Is(err, netio.ErrQueueFull) {
+		switch {
+		case errors.Is(err, netio.ErrQueueFull):
 			s.n.stats.storeLimit.Add(1)
 			err = &StoreError{Code: frame.CodeLimit, Text: "queue to the master full"}
+		case errors.Is(err, errNoRoute):
+			err = ErrNoMaster
 		}
 		f.resolve(frame.None, err)
 	}
@@ -447,6 +490,7 @@ func (s *Store) sweep(now int64) {
 		return
 	}
 	for _, f := range s.pending.takeOlder(now - int64(s.opts.RequestTimeout)) {
+		s.n.stats.storeLost.Add(1)
 		f.resolve(frame.None, ErrRequestTimeout)
 	}
 }
@@ -458,6 +502,8 @@ type pendingMap struct {
 	mu   sync.Mutex
 	m    map[uint64]*Future
 	node *atomic.Int64
+	// acked is the highest request id answered in order (see answer).
+	acked uint64
 }
 
 // Store tracks f under id unless max requests are tracked already, or the
@@ -508,6 +554,42 @@ func (p *pendingMap) LoadAndDelete(id uint64) (*Future, bool) {
 	}
 	p.mu.Unlock()
 	return f, ok
+}
+
+// answer removes and returns the request id. If ordered (the answer came
+// in the order of the requests), it also removes and returns the requests
+// before id, after the last one answered in order, that are still
+// pending: lost. Hot path: no allocation unless requests were lost.
+func (p *pendingMap) answer(id uint64, ordered bool) (f *Future, lost []*Future) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f, ok := p.m[id]
+	if ok {
+		delete(p.m, id)
+		p.removed(1)
+	}
+	if !ordered || id <= p.acked {
+		return f, nil
+	}
+	from := p.acked
+	p.acked = id
+	if id-from-1 <= uint64(len(p.m)) { // probe each id of the gap
+		for i := from + 1; i < id; i++ {
+			if g, ok := p.m[i]; ok {
+				delete(p.m, i)
+				lost = append(lost, g)
+			}
+		}
+	} else { // a gap wider than what is pending: scan instead
+		for i, g := range p.m {
+			if i > from && i < id {
+				delete(p.m, i)
+				lost = append(lost, g)
+			}
+		}
+	}
+	p.removed(len(lost))
+	return f, lost
 }
 
 // takeOlder removes and returns the requests sent before limit (unix ns).

@@ -3,9 +3,12 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/weirio/weir/frame"
 	"github.com/weirio/weir/internal/testutil"
@@ -87,6 +90,17 @@ func TestStoreMasterClone(t *testing.T) {
 	})
 }
 
+// silentMaster subscribes n to the requests of store name, as a master
+// would, and drops them: requests to it stay pending.
+func silentMaster(t *testing.T, n *Node, name string) {
+	t.Helper()
+	sub, err := n.subscribe(storeTopic(name, "m/"), func(Message) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.store = true // as a master's own subscription (subscribeStore)
+}
+
 // A request to a master that never answers is failed after
 // RequestTimeout, and forgotten.
 func TestStoreRequestTimeout(t *testing.T) {
@@ -95,6 +109,7 @@ func TestStoreRequestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	silentMaster(t, a, "nomaster")
 	f, err := a.StoreFrontend("nomaster")
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +146,7 @@ func TestStoreNodeMaxPending(t *testing.T) {
 	defer a.Close()
 	frontend := func(name string) *Store {
 		t.Helper()
+		silentMaster(t, a, name)
 		f, err := a.StoreFrontend(name)
 		if err != nil {
 			t.Fatal(err)
@@ -194,6 +210,7 @@ func TestStoreEvictedRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	silentMaster(t, a, "ev")
 	f, err := a.StoreFrontend("ev")
 	if err != nil {
 		t.Fatal(err)
@@ -423,5 +440,231 @@ func TestExpireSliceSize(t *testing.T) {
 		if n != tc.want || paced != tc.paced {
 			t.Errorf("expireSliceSize(%d, %d, %v) = %d, %v; want %d, %v", tc.size, tc.allowance, tc.since, n, paced, tc.want, tc.paced)
 		}
+	}
+}
+
+// A request with no route to a master fails at once with ErrNoMaster and
+// is not tracked; once a master's subscription is known, requests go out.
+func TestStoreNoMaster(t *testing.T) {
+	a, err := New(Options{Name: "a", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	f, err := a.StoreFrontend("nowhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fu := f.Do(frame.OpPut, frame.NewCount(1), frame.NewCount(2), 0)
+	select {
+	case <-fu.Done():
+	default:
+		t.Fatal("a request with no route to a master is pending")
+	}
+	if _, err := fu.Wait(context.Background()); !errors.Is(err, ErrNoMaster) {
+		t.Fatalf("request with no route: %v, want ErrNoMaster", err)
+	}
+	if n := a.stats.storePending.Load(); n != 0 {
+		t.Fatalf("%d requests pending, want 0", n)
+	}
+	silentMaster(t, a, "nowhere")
+	fu = f.Do(frame.OpPut, frame.NewCount(1), frame.NewCount(2), 0)
+	select {
+	case <-fu.Done():
+		_, err := fu.Wait(context.Background())
+		t.Fatalf("request with a route: %v, want pending", err)
+	default:
+	}
+}
+
+// The master answers a handle's requests in order, so an answer fails
+// every earlier request still pending with ErrRequestLost at once (it or
+// its answer was dropped on the way) — except a refusal of a full store
+// queue, which the master sends ahead of the answers it owes.
+func TestStoreRequestLost(t *testing.T) {
+	a, err := New(Options{Name: "a", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	silentMaster(t, a, "gap")
+	f, err := a.StoreFrontend("gap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.opts.RequestTimeout = time.Hour // a missed loss would hang, not fail late
+	reply := storeTopic("gap", "r/"+idHex(a.origin))
+	ack := func(fu *Future) {
+		t.Helper()
+		if err := a.publish(reply, nil, func(dst []byte, h frame.Header) []byte {
+			return frame.AppendStoreAck(dst, []byte(reply), "gap", fu.id, frame.NewBool(true))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nackLimit := func(fu *Future) {
+		t.Helper()
+		if err := a.publish(reply, nil, func(dst []byte, h frame.Header) []byte {
+			return frame.AppendStoreNack(dst, []byte(reply), frame.StoreNack{Store: []byte("gap"), Code: frame.CodeLimit, First: fu.id, Last: fu.id, Text: []byte("store queue full")})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending := func(fu *Future) bool {
+		select {
+		case <-fu.Done():
+			return false
+		default:
+			return true
+		}
+	}
+	fs := make([]*Future, 8)
+	for i := range fs {
+		fs[i] = f.Do(frame.OpPut, frame.NewCount(uint64(i)), frame.NewCount(1), 0)
+	}
+	ack(fs[0])
+	ack(fs[2]) // fs[1] lost
+	nackLimit(fs[5])
+	if !pending(fs[3]) || !pending(fs[4]) {
+		t.Fatal("a queue-full refusal, sent ahead of earlier answers, failed earlier requests")
+	}
+	ack(fs[4]) // fs[3] lost
+	ack(fs[1]) // late: already failed, dropped
+	for i, want := range []error{nil, ErrRequestLost, nil, ErrRequestLost, nil} {
+		if _, err := fs[i].Wait(context.Background()); !errors.Is(err, want) {
+			t.Errorf("request %d: %v, want %v", i, err, want)
+		}
+	}
+	var se *StoreError
+	if _, err := fs[5].Wait(context.Background()); !errors.As(err, &se) || se.Code != frame.CodeLimit {
+		t.Errorf("request 5: %v, want the limit code", err)
+	}
+	if !pending(fs[6]) || !pending(fs[7]) {
+		t.Fatal("requests after the last answer are not pending")
+	}
+	if got := a.Stats().StoreLost; got != 2 {
+		t.Errorf("Stats.StoreLost = %d, want 2", got)
+	}
+	// A gap wider than what is pending (ids refused locally in between)
+	// takes the scan; it finds fs[6] and fs[7].
+	f.opts.MaxPending = 3
+	var last *Future
+	for range 10 {
+		if fu := f.Do(frame.OpPut, frame.NewCount(9), frame.NewCount(1), 0); pending(fu) {
+			last = fu
+		}
+	}
+	ack(last)
+	for i := 6; i < 8; i++ {
+		if _, err := fs[i].Wait(context.Background()); !errors.Is(err, ErrRequestLost) {
+			t.Errorf("request %d: %v, want ErrRequestLost", i, err)
+		}
+	}
+	if n := a.stats.storePending.Load(); n != 0 {
+		t.Errorf("%d requests pending, want 0", n)
+	}
+}
+
+// Many goroutines pipelining on one handle: every request reaches the
+// master in the order of its id (Do takes the id and queues the request
+// under one lock), so none is failed as lost.
+func TestStoreConcurrentOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, b := peeredPairWith(t, Options{Name: "a", Logger: testLogger()}, Options{Name: "b", Logger: testLogger()})
+	if _, err := a.AttachMaster("order", kv.NewMemory(), StoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := b.StoreFrontend("order")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "an answer from the master", func() bool {
+		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer wcancel()
+		_, err := f.Do(frame.OpExists, frame.NewString("probe"), frame.None, 0).Wait(wctx)
+		return err == nil
+	})
+	const goroutines, each, window = 8, 2000, 64
+	var g errgroup.Group
+	for w := range goroutines {
+		g.Go(func() error {
+			ring := make([]*Future, 0, window)
+			for i := range each {
+				if len(ring) == window {
+					if _, err := ring[0].Wait(ctx); err != nil {
+						return fmt.Errorf("goroutine %d: %w", w, err)
+					}
+					ring = ring[1:]
+				}
+				ring = append(ring, f.Do(frame.OpPut, frame.NewCount(uint64(w*each+i)), frame.NewCount(1), 0))
+			}
+			for _, fu := range ring {
+				if _, err := fu.Wait(ctx); err != nil {
+					return fmt.Errorf("goroutine %d: %w", w, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Stats().StoreLost; got != 0 {
+		t.Errorf("Stats.StoreLost = %d, want 0", got)
+	}
+}
+
+// Over real sockets: a master whose peer queue to the requesting node is
+// far smaller than the pipeline evicts answers (drop_oldest). Their
+// requests fail with ErrRequestLost when a later answer arrives — the
+// newest answer is never the one evicted — so none waits for
+// RequestTimeout, and every other request is answered.
+func TestStoreAnswersEvicted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ao := Options{Name: "a", Logger: testLogger()}
+	ao.Net.QueueFrames = 16
+	a, b := peeredPairWith(t, ao, Options{Name: "b", Logger: testLogger()})
+	if _, err := a.AttachMaster("evict", kv.NewMemory(), StoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := b.StoreFrontend("evict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "an answer from the master", func() bool {
+		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer wcancel()
+		_, err := f.Do(frame.OpExists, frame.NewString("probe"), frame.None, 0).Wait(wctx)
+		return err == nil
+	})
+	f.opts.RequestTimeout = time.Hour // a request left waiting hangs the test
+	const n = 4000
+	fs := make([]*Future, n)
+	for i := range fs {
+		fs[i] = f.Do(frame.OpPut, frame.NewCount(uint64(i)), frame.NewCount(uint64(i)), 0)
+	}
+	ok, lost := 0, 0
+	for i, fu := range fs {
+		_, err := fu.Wait(ctx)
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrRequestLost):
+			lost++
+		default:
+			t.Fatalf("request %d of %d (%d answered, %d lost before it): %v", i, n, ok, lost, err)
+		}
+	}
+	t.Logf("%d answered, %d failed as lost", ok, lost)
+	if lost == 0 {
+		t.Fatal("no answer was evicted: the test did not exercise the loss")
+	}
+	if _, err := fs[n-1].Wait(ctx); err != nil {
+		t.Errorf("the last request: %v, want its answer", err)
+	}
+	if got := b.Stats().StoreLost; got != uint64(lost) {
+		t.Errorf("Stats.StoreLost = %d, want %d", got, lost)
 	}
 }

@@ -123,7 +123,7 @@ func TestBinaryStore(t *testing.T) {
 	if out, err := run("get", "default", "greeting"); err == nil || !strings.Contains(out, "no such key") {
 		t.Fatalf("get of an erased key: %v %q", err, out)
 	}
-	if out, err := run("get", "nosuch", "k", "--timeout", "2s"); err == nil || !strings.Contains(out, `no answer from the master of store "nosuch"`) {
+	if out, err := run("get", "nosuch", "k", "--timeout", "2s"); err == nil || !strings.Contains(out, `no master of store "nosuch" reachable`) {
 		t.Fatalf("get on a store without a master: %v %q", err, out)
 	}
 	stop()

@@ -583,10 +583,20 @@ func (r *storeRun) probeWriter(ctx context.Context) error {
 		t.Reset(100 * time.Millisecond)
 		select {
 		case <-f.Done():
-			if _, err := f.Wait(context.Background()); err != nil {
+			_, err := f.Wait(context.Background())
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, node.ErrNoMaster) && !errors.Is(err, node.ErrRequestLost) {
 				return fmt.Errorf("store: the writer's probe failed: %w", err)
 			}
-			return nil
+			// The master's subscription has not reached the writer yet,
+			// or an earlier probe's answer had nowhere to go: try again.
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return fmt.Errorf("store: waiting for the master to answer the writer: %w", ctx.Err())
+			}
 		case <-t.C:
 		case <-ctx.Done():
 			return fmt.Errorf("store: waiting for the master to answer the writer: %w", ctx.Err())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weirio/weir/frame"
+	"github.com/weirio/weir/node"
 )
 
 // StoreRequest is one store operation as weir-node store sends it.
@@ -83,6 +84,8 @@ func Store(ctx context.Context, addr string, req StoreRequest, log *slog.Logger,
 		res, err = s.Do(op, key, val, req.Expiry).Wait(ctx)
 	}
 	switch {
+	case errors.Is(err, node.ErrNoMaster):
+		return frame.None, fmt.Errorf("no master of store %q reachable via %s (is a node attached as its master?)", req.Store, addr)
 	case errors.Is(err, context.DeadlineExceeded):
 		return frame.None, fmt.Errorf("no answer from the master of store %q via %s (is a node attached as its master?)", req.Store, addr)
 	case err != nil:
