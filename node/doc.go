@@ -91,6 +91,8 @@
 // master it is not sent (ErrNoMaster); when the connection to the master
 // drops it fails with ErrMasterLost; and when it or its answer was lost
 // on the way, the answer to a later request fails it (ErrRequestLost),
-// as the master answers a handle's requests in order. Stats.StoreLost
+// as the master answers a handle's requests in order (a handle with
+// requests pending and no answer for a second sends a probe request to
+// get one). Stats.StoreLost
 // counts the requests that failed without an answer.
 package node

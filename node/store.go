@@ -100,10 +100,11 @@ type StoreOptions struct {
 	// through which the master was reached goes down, its requests fail
 	// at once with ErrMasterLost; a request that was lost on the way, or
 	// whose answer was, fails with ErrRequestLost as soon as a later
-	// request is answered. So the timeout catches only the last requests
-	// of a burst whose answers were lost.) Sending a request runs the
-	// check (at most every RequestTimeout/4, and every second). Default
-	// 1 min.
+	// request is answered; when requests are pending and no answer came
+	// for a second, the handle sends the master a probe (an exists of the
+	// key none) to learn that. So the timeout catches a master that is
+	// connected but does not answer.) Sending a request runs the check
+	// (at most every RequestTimeout/4, and every second). Default 1 min.
 	RequestTimeout time.Duration
 	// Tick drives expiry, heartbeats and retransmissions (answers and
 	// updates never wait for it). Default 50 ms.
@@ -198,11 +199,17 @@ type Store struct {
 	// queued to the master's peer under it, so requests reach the master
 	// in id order and an answer also tells which earlier ones were lost.
 	sendMu  sync.Mutex
-	nextReq uint64       // under sendMu
-	pending pendingMap   // request id -> *Future
-	sweepAt atomic.Int64 // unix ns: when a request next checks pending for timeouts
-	subs    []*Subscription
-	closed  atomic.Bool
+	nextReq uint64 // under sendMu
+	// The tail probe (checkTail), under sendMu: a timer armed while
+	// requests are pending, and the answers counted at its last check.
+	tail      *time.Timer
+	tailAfter time.Duration // tailProbeAfter
+	tailArmed bool
+	tailSeen  uint64
+	pending   pendingMap   // request id -> *Future
+	sweepAt   atomic.Int64 // unix ns: when a request next checks pending for timeouts
+	subs      []*Subscription
+	closed    atomic.Bool
 }
 
 // Future is the pending answer of a pipelined request.
@@ -269,7 +276,7 @@ func (n *Node) newStore(name string, opts StoreOptions) (*Store, error) {
 	if len(n.mu.stores) >= n.opts.MaxStores {
 		return nil, fmt.Errorf("%w: %d attached (Options.MaxStores)", ErrTooManyStores, len(n.mu.stores))
 	}
-	s := &Store{n: n, name: name, opts: opts, self: n.origin}
+	s := &Store{n: n, name: name, opts: opts, self: n.origin, tailAfter: tailProbeAfter}
 	s.reqTopic = storeTopic(name, "m/r/"+idHex(n.origin))
 	n.mu.stores[name] = s
 	n.publishStoresLocked()
@@ -464,9 +471,10 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 	// A full queue to the master refuses the request at once: dropping it
 	// (or, by the drop_oldest policy, an earlier one) would leave its
 	// caller waiting for RequestTimeout.
-	err := s.n.publishTo(s.reqTopic, nil, 0, true, func(dst []byte, h frame.Header) []byte {
-		return frame.AppendStoreCmd(dst, h, unsafeBytes(s.reqTopic), s.name, op, id, key, val, int64(expiry))
-	})
+	err := s.send(op, id, key, val, expiry)
+	if err == nil && !s.tailArmed {
+		s.armTailLocked()
+	}
 	if err != nil {
 		s.pending.Delete(id)
 		switch {
@@ -479,6 +487,53 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 		f.resolve(frame.None, err)
 	}
 	return f
+}
+
+// send queues request id to the master's peers (Do's send; sendMu is
+// held).
+func (s *Store) send(op frame.StoreOp, id uint64, key, val frame.Value, expiry time.Duration) error {
+	return s.n.publishTo(s.reqTopic, nil, 0, true, func(dst []byte, h frame.Header) []byte {
+		return frame.AppendStoreCmd(dst, h, unsafeBytes(s.reqTopic), s.name, op, id, key, val, int64(expiry))
+	})
+}
+
+// tailProbeAfter is how long requests may be pending without any answer
+// before checkTail probes the master (Store.tailAfter, which tests
+// shorten).
+const tailProbeAfter = time.Second
+
+// armTailLocked arms the tail probe's timer; sendMu is held.
+func (s *Store) armTailLocked() {
+	s.tailArmed = true
+	if s.tail == nil {
+		s.tail = time.AfterFunc(s.tailAfter, s.checkTail)
+		return
+	}
+	s.tail.Reset(s.tailAfter)
+}
+
+// checkTail runs tailProbeAfter after the timer was armed. While requests
+// are pending and no answer came since the last check, it sends the
+// master a probe (an exists of the key none, tracked by no Future): the
+// master answers in order, so the probe's answer fails, with
+// ErrRequestLost, every earlier request whose answer was lost. Without
+// it, the last requests of a burst whose answers were all lost would
+// wait for RequestTimeout, as no later answer comes. A probe behind a
+// slow master is harmless: its answer comes after theirs.
+func (s *Store) checkTail() {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.tailArmed = false
+	pending, answers := s.pending.counts()
+	if s.closed.Load() || pending == 0 {
+		return
+	}
+	if answers == s.tailSeen {
+		s.nextReq++
+		_ = s.send(frame.OpExists, s.nextReq, frame.None, frame.None, 0)
+	}
+	s.tailSeen = answers
+	s.armTailLocked()
 }
 
 // sweep fails the pending requests older than RequestTimeout, if it is
@@ -502,8 +557,9 @@ type pendingMap struct {
 	mu   sync.Mutex
 	m    map[uint64]*Future
 	node *atomic.Int64
-	// acked is the highest request id answered in order (see answer).
-	acked uint64
+	// acked is the highest request id answered in order (see answer),
+	// answers counts the answers (for the tail probe).
+	acked, answers uint64
 }
 
 // Store tracks f under id unless max requests are tracked already, or the
@@ -563,6 +619,7 @@ func (p *pendingMap) LoadAndDelete(id uint64) (*Future, bool) {
 func (p *pendingMap) answer(id uint64, ordered bool) (f *Future, lost []*Future) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.answers++
 	f, ok := p.m[id]
 	if ok {
 		delete(p.m, id)
@@ -590,6 +647,13 @@ func (p *pendingMap) answer(id uint64, ordered bool) (f *Future, lost []*Future)
 	}
 	p.removed(len(lost))
 	return f, lost
+}
+
+// counts returns the number of requests pending and of answers so far.
+func (p *pendingMap) counts() (pending int, answers uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m), p.answers
 }
 
 // takeOlder removes and returns the requests sent before limit (unix ns).
@@ -730,6 +794,11 @@ func (s *Store) Close() error {
 	if s.clone != nil {
 		err = s.clone.close()
 	}
+	s.sendMu.Lock()
+	if s.tail != nil {
+		s.tail.Stop()
+	}
+	s.sendMu.Unlock()
 	for _, f := range s.pending.takeAll() {
 		f.resolve(frame.None, ErrStoreClosed)
 	}

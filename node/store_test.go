@@ -668,3 +668,67 @@ func TestStoreAnswersEvicted(t *testing.T) {
 		t.Errorf("Stats.StoreLost = %d, want %d", got, lost)
 	}
 }
+
+// When the answers of a burst's last requests are all lost, no later
+// answer comes to fail them: the tail probe, sent after tailProbeAfter
+// (here 10 ms) without answers, is answered in order and fails them with
+// ErrRequestLost instead of leaving them to RequestTimeout.
+func TestStoreTailProbe(t *testing.T) {
+	a, err := New(Options{Name: "a", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	cmds := make(chan frame.StoreCmd, 64)
+	sub, err := a.subscribe(storeTopic("tail", "m/"), func(m Message) {
+		if c, err := frame.DecodeStoreCmd(m.f.Body(), nil); err == nil {
+			c.Store, c.Key, c.Value = nil, frame.View{}, frame.View{} // views of a reused buffer
+			cmds <- c
+		}
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.store = true
+	f, err := a.StoreFrontend("tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.opts.RequestTimeout = time.Hour
+	f.tailAfter = 10 * time.Millisecond
+	fs := make([]*Future, 3)
+	for i := range fs {
+		fs[i] = f.Do(frame.OpPut, frame.NewCount(uint64(i)), frame.NewCount(1), 0)
+	}
+	// The master drops the three requests and answers what comes next:
+	// the probe.
+	deadline := time.After(30 * time.Second)
+	var probe frame.StoreCmd
+	for probe.Seq == 0 {
+		select {
+		case c := <-cmds:
+			if c.Seq > fs[len(fs)-1].id {
+				probe = c
+			}
+		case <-deadline:
+			t.Fatal("no probe within 30s")
+		}
+	}
+	if probe.Op != frame.OpExists {
+		t.Fatalf("probe op %v, want exists", probe.Op)
+	}
+	reply := storeTopic("tail", "r/"+idHex(a.origin))
+	if err := a.publish(reply, nil, func(dst []byte, h frame.Header) []byte {
+		return frame.AppendStoreAck(dst, []byte(reply), "tail", probe.Seq, frame.NewBool(false))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, fu := range fs {
+		if _, err := fu.Wait(context.Background()); !errors.Is(err, ErrRequestLost) {
+			t.Errorf("request %d: %v, want ErrRequestLost", i, err)
+		}
+	}
+	if n := a.stats.storePending.Load(); n != 0 {
+		t.Errorf("%d requests pending, want 0", n)
+	}
+}
