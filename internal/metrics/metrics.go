@@ -34,7 +34,7 @@ type Collector struct {
 	failures, accepted, dials, dialFails   *prometheus.Desc
 	refused, limits                        *prometheus.Desc
 	published, delivered, forwarded, dups  *prometheus.Desc
-	handlerPanics                          *prometheus.Desc
+	handlerPanics, storeLost               *prometheus.Desc
 }
 
 // New returns a collector for src.
@@ -64,6 +64,7 @@ func New(src Source) *Collector {
 		forwarded:     d("forwarded_total", "Frames relayed to other peers."),
 		dups:          d("duplicates_total", "Stamped frames dropped as already seen."),
 		handlerPanics: d("handler_panics_total", "Recovered panics in event handlers."),
+		storeLost:     d("store_requests_lost_total", "Store requests of this node failed without an answer (lost on the way, master lost, or timed out)."),
 	}
 }
 
@@ -71,7 +72,7 @@ func New(src Source) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.peers, c.subs, c.framesIn, c.framesOut, c.bytesIn, c.bytesOut, c.dropped,
 		c.overflows, c.qFrames, c.qBytes, c.failures, c.refused, c.limits, c.accepted, c.dials, c.dialFails, c.published, c.delivered,
-		c.forwarded, c.dups, c.handlerPanics} {
+		c.forwarded, c.dups, c.handlerPanics, c.storeLost} {
 		ch <- d
 	}
 }
@@ -116,6 +117,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	k(c.forwarded, r.Stats.Forwarded)
 	k(c.dups, r.Stats.Duplicates)
 	k(c.handlerPanics, r.Stats.HandlerPanics)
+	k(c.storeLost, r.Stats.StoreLost)
 }
 
 // Handler serves /metrics (Prometheus text format), /healthz ("ok" while

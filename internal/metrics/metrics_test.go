@@ -19,7 +19,7 @@ func TestEndpoints(t *testing.T) {
 	r := node.Report{Name: "n", Policy: "drop_oldest",
 		Peers: []node.PeerReport{{Name: "w1", Stats: netio.PeerStats{FramesIn: 5, Dropped: 2, QueuedBytes: 100}}},
 		Net: netio.Stats{Failures: map[frame.ErrCode]uint64{frame.CodeVersion: 3}, Refused: map[frame.ErrCode]uint64{frame.CodeAuth: 4},
-			Limits: netio.LimitStats{Handshakes: 7}}}
+			Limits: netio.LimitStats{Handshakes: 7}}, Stats: node.Stats{StoreLost: 3}}
 	c := New(fake{r})
 	c.Extra = func() map[string]any { return map[string]any{"pools": "x"} }
 	srv := httptest.NewServer(c.Handler())
@@ -43,6 +43,7 @@ func TestEndpoints(t *testing.T) {
 		`weir_limit_hits_total{limit="handshakes"} 7`,
 		`weir_limit_hits_total{limit="queue"} 0`,
 		`weir_peers 1`,
+		`weir_store_requests_lost_total 3`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
