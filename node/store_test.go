@@ -281,6 +281,31 @@ func TestStoreMasterLost(t *testing.T) {
 	}
 }
 
+// answeringFrontend peers node a (options ao, with a memory master of
+// store name) and node b (options bo, with a frontend of it), and returns
+// once the frontend's requests are answered: the first answer proves the
+// path is up both ways (a request sent before b knows the master's
+// subscription is refused with ErrNoMaster, and its answer needs the
+// master to know b's).
+func answeringFrontend(t *testing.T, ctx context.Context, ao, bo Options, name string) (a, b *Node, f *Store) {
+	t.Helper()
+	a, b = peeredPairWith(t, ao, bo)
+	if _, err := a.AttachMaster(name, kv.NewMemory(), StoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := b.StoreFrontend(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "an answer from the master", func() bool {
+		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer wcancel()
+		_, err := f.Do(frame.OpExists, frame.NewString("probe"), frame.None, 0).Wait(wctx)
+		return err == nil
+	})
+	return a, b, f
+}
+
 // A pipeline deeper than a peer queue holds: every request is answered —
 // applied, or refused at once with the limit code — and none waits for
 // RequestTimeout. By default the handle's MaxPending refuses first; with a
@@ -299,24 +324,7 @@ func testDeepPipeline(t *testing.T, queue int) {
 	defer cancel()
 	bo := Options{Name: "b", Logger: testLogger()}
 	bo.Net.QueueFrames = queue
-	a, b := peeredPairWith(t, Options{Name: "a", Logger: testLogger()}, bo)
-	if _, err := a.AttachMaster("deep", kv.NewMemory(), StoreOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	testutil.WaitFor(t, "peering", func() bool { return len(b.Peers()) == 1 && len(a.Peers()) == 1 })
-	f, err := b.StoreFrontend("deep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The first answer proves the path is up: a request sent before the
-	// master's subscription reached b goes nowhere (and would wait for
-	// RequestTimeout).
-	testutil.WaitFor(t, "an answer from the master", func() bool {
-		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer wcancel()
-		_, err := f.Do(frame.OpExists, frame.NewString("probe"), frame.None, 0).Wait(wctx)
-		return err == nil
-	})
+	_, b, f := answeringFrontend(t, ctx, Options{Name: "a", Logger: testLogger()}, bo, "deep")
 	f.opts.RequestTimeout = time.Hour // a lost request would hang the test, not fail late
 	const n = 40000
 	fs := make([]*Future, n)
@@ -571,20 +579,7 @@ func TestStoreRequestLost(t *testing.T) {
 func TestStoreConcurrentOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, b := peeredPairWith(t, Options{Name: "a", Logger: testLogger()}, Options{Name: "b", Logger: testLogger()})
-	if _, err := a.AttachMaster("order", kv.NewMemory(), StoreOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := b.StoreFrontend("order")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.WaitFor(t, "an answer from the master", func() bool {
-		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer wcancel()
-		_, err := f.Do(frame.OpExists, frame.NewString("probe"), frame.None, 0).Wait(wctx)
-		return err == nil
-	})
+	_, b, f := answeringFrontend(t, ctx, Options{Name: "a", Logger: testLogger()}, Options{Name: "b", Logger: testLogger()}, "order")
 	const goroutines, each, window = 8, 2000, 64
 	var g errgroup.Group
 	for w := range goroutines {
@@ -625,20 +620,7 @@ func TestStoreAnswersEvicted(t *testing.T) {
 	defer cancel()
 	ao := Options{Name: "a", Logger: testLogger()}
 	ao.Net.QueueFrames = 16
-	a, b := peeredPairWith(t, ao, Options{Name: "b", Logger: testLogger()})
-	if _, err := a.AttachMaster("evict", kv.NewMemory(), StoreOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := b.StoreFrontend("evict")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.WaitFor(t, "an answer from the master", func() bool {
-		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer wcancel()
-		_, err := f.Do(frame.OpExists, frame.NewString("probe"), frame.None, 0).Wait(wctx)
-		return err == nil
-	})
+	_, b, f := answeringFrontend(t, ctx, ao, Options{Name: "b", Logger: testLogger()}, "evict")
 	f.opts.RequestTimeout = time.Hour // a request left waiting hangs the test
 	const n = 4000
 	fs := make([]*Future, n)
