@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,19 +65,33 @@ type journal struct {
 
 // openJournal opens (or creates) the journal in dir, replays it into d and
 // returns it with the file marks it recorded. existed reports whether a
-// journal was found.
+// journal was found, empty or not: an empty one was left by a logger
+// killed before its first commit reached the journal, and the log files
+// beside it hold nothing acknowledged, so they must be recovered (set
+// aside) rather than appended to.
 func openJournal(dir string, d *Dedupe) (j *journal, existed bool, err error) {
 	j = &journal{path: filepath.Join(dir, journalName), marks: map[string]fileMark{}}
-	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	existed = errors.Is(err, fs.ErrExist)
+	if existed {
+		f, err = os.OpenFile(j.path, os.O_RDWR, 0)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("cannot open journal: %w", err)
+	}
+	if !existed {
+		// The journal's name must outlive a crash if any log file created
+		// after it does: log files found without a journal are appended to.
+		if err := syncDir(dir); err != nil {
+			_ = f.Close()
+			return nil, false, fmt.Errorf("cannot create journal: %w", err)
+		}
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
 		return nil, false, fmt.Errorf("cannot open journal: %w", err)
 	}
-	existed = fi.Size() > 0
 	good, err := j.replay(bufio.NewReaderSize(f, 1<<16), d)
 	if err != nil {
 		_ = f.Close()

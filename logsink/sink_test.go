@@ -70,13 +70,7 @@ func TestSinkRecoversToCommitted(t *testing.T) {
 		t.Fatal(v, err)
 	}
 	// The process dies after the records reached the file, before Commit.
-	for _, sf := range sk.files {
-		if err := sf.rf.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		sf.rf.abandon()
-	}
-	_ = sk.j.f.Close()
+	killSink(t, sk)
 	if fi, _ := os.Stat(filepath.Join(dir, s.Path+".log")); fi.Size() <= committed.Size() {
 		t.Fatal("uncommitted batch did not reach the file")
 	}
@@ -95,7 +89,72 @@ func TestSinkRecoversToCommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every record once: one rotated file holds a then b.
-	files, _ := filepath.Glob(filepath.Join(dir, s.Path+".*.log"))
+	checkRecordLines(t, dir, s.Path, len(recs))
+}
+
+// A logger killed during its first commit, after the file's fsync and
+// before the journal's, leaves an empty journal beside a file of
+// unacknowledged records. The reopened sink must set that file aside, not
+// append the resent batch to it.
+func TestSinkRecoversBeforeFirstCommit(t *testing.T) {
+	dir := t.TempDir()
+	c, err := NewCodecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := connSchema()
+	recs := connRecords()
+	a := payloadOf(t, c, s, recs)
+	origin := frame.NodeID{1}
+	open := func() *Sink {
+		sk, err := OpenSink(SinkOptions{Rotate: RotateOptions{Dir: dir, Interval: -1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sk
+	}
+	sk := open()
+	if v, err := sk.Write(origin, s.Path, 1, &a); err != nil || v != New {
+		t.Fatal(v, err)
+	}
+	killSink(t, sk)
+	if fi, err := os.Stat(filepath.Join(dir, journalName)); err != nil || fi.Size() != 0 {
+		t.Fatalf("journal after the kill: %v, %v; want it empty", fi, err)
+	}
+
+	sk = open()
+	if m := sk.Metrics(); m.Unacked != 1 {
+		t.Errorf("files set aside %d, want 1: %+v", m.Unacked, m)
+	}
+	if v, err := sk.Write(origin, s.Path, 1, &a); err != nil || v != New {
+		t.Fatalf("resent batch: %v %v", v, err)
+	}
+	if err := sk.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkRecordLines(t, dir, s.Path, len(recs))
+}
+
+// killSink leaves the files as a logger killed before Commit reached the
+// journal does: the records written are in the files, and the journal
+// entries still buffered are lost.
+func killSink(t *testing.T, sk *Sink) {
+	t.Helper()
+	for _, sf := range sk.files {
+		if err := sf.rf.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		sf.rf.abandon()
+	}
+	_ = sk.j.f.Close()
+}
+
+// checkRecordLines checks that dir holds one rotated file of stream path
+// with want record lines.
+func checkRecordLines(t *testing.T, dir, path string, want int) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, path+".*.log"))
 	if len(files) != 1 {
 		t.Fatalf("files %v", files)
 	}
@@ -106,7 +165,7 @@ func TestSinkRecoversToCommitted(t *testing.T) {
 			lines++
 		}
 	}
-	if lines != len(recs) {
-		t.Fatalf("%d record lines, want %d:\n%s", lines, len(recs), data)
+	if lines != want {
+		t.Fatalf("%d record lines, want %d:\n%s", lines, want, data)
 	}
 }
