@@ -34,27 +34,36 @@ func payloadOf(t *testing.T, c *Codecs, s Schema, recs [][]frame.Value) Payload 
 	return p
 }
 
-// A batch written but not committed when the logger dies is cut from the
-// file on reopen; a committed one stays and is recognised as a duplicate.
-func TestSinkRecoversToCommitted(t *testing.T) {
-	dir := t.TempDir()
+// reopenableSink returns a directory, codecs (closed at the test's end)
+// and a function that opens a Sink in the directory, as a restarted
+// logger does.
+func reopenableSink(t *testing.T) (dir string, c *Codecs, open func() *Sink) {
+	t.Helper()
+	dir = t.TempDir()
 	c, err := NewCodecs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	s := connSchema()
-	recs := connRecords()
-	a := payloadOf(t, c, s, recs[:1])
-	b := payloadOf(t, c, s, recs[1:])
-	origin := frame.NodeID{1}
-	open := func() *Sink {
+	t.Cleanup(c.Close)
+	return dir, c, func() *Sink {
+		t.Helper()
 		sk, err := OpenSink(SinkOptions{Rotate: RotateOptions{Dir: dir, Interval: -1}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return sk
 	}
+}
+
+// A batch written but not committed when the logger dies is cut from the
+// file on reopen; a committed one stays and is recognised as a duplicate.
+func TestSinkRecoversToCommitted(t *testing.T) {
+	dir, c, open := reopenableSink(t)
+	s := connSchema()
+	recs := connRecords()
+	a := payloadOf(t, c, s, recs[:1])
+	b := payloadOf(t, c, s, recs[1:])
+	origin := frame.NodeID{1}
 	sk := open()
 	if v, err := sk.Write(origin, s.Path, 1, &a); err != nil || v != New {
 		t.Fatal(v, err)
@@ -97,23 +106,11 @@ func TestSinkRecoversToCommitted(t *testing.T) {
 // unacknowledged records. The reopened sink must set that file aside, not
 // append the resent batch to it.
 func TestSinkRecoversBeforeFirstCommit(t *testing.T) {
-	dir := t.TempDir()
-	c, err := NewCodecs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	dir, c, open := reopenableSink(t)
 	s := connSchema()
 	recs := connRecords()
 	a := payloadOf(t, c, s, recs)
 	origin := frame.NodeID{1}
-	open := func() *Sink {
-		sk, err := OpenSink(SinkOptions{Rotate: RotateOptions{Dir: dir, Interval: -1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sk
-	}
 	sk := open()
 	if v, err := sk.Write(origin, s.Path, 1, &a); err != nil || v != New {
 		t.Fatal(v, err)
