@@ -121,6 +121,25 @@ func decodeBody(t *testing.T, fr Frame, lim *Limits) {
 			es = append(es, SnapshotEntry{it.Key.Value(), it.Value.Value(), it.Expiry})
 		}
 		re = AppendStoreSnapshot(nil, topic, string(m.Store), m.Seq, m.Final, es)
+		if a, err := DecodeStoreAnswers(body, lim); err == nil {
+			// An answers message re-encodes to the same body too.
+			var ents []byte
+			n := 0
+			for i, v := range a.Results {
+				if i != n {
+					t.Fatalf("answers: result %d out of order (%d)", i, n)
+				}
+				ents = AppendAnswerEntry(ents, v.Value())
+				n++
+			}
+			if n != a.Count || a.First != m.Seq {
+				t.Fatalf("answers: %d results of %d, first %d of %d", n, a.Count, a.First, m.Seq)
+			}
+			ra, _, err := Scan(AppendStoreAnswers(nil, topic, string(a.Store), a.First, n, ents), nil)
+			if err != nil || !bytes.Equal(ra.Body(), body) {
+				t.Fatalf("answers: body not canonical (%v)", err)
+			}
+		}
 	case KindPing, KindPong:
 		m, err := DecodePing(body)
 		if err != nil {

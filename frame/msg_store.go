@@ -234,3 +234,76 @@ func (m StoreSnapshot) Entries(yield func(SnapshotItem) bool) {
 		b = b[k+v+8:]
 	}
 }
+
+// StoreAnswers is an answers message: the answers to n consecutive
+// requests of one node, First..First+n−1, in one store-snapshot frame on
+// the node's answer topic (docs/PROTOCOL.md §5.6.1). Each entry has the
+// key none, an answer as its value and the expiry 0. A master sends it
+// instead of n store-ack frames.
+type StoreAnswers struct {
+	Store []byte
+	First uint64
+	Count int
+	snap  StoreSnapshot
+}
+
+// AppendAnswerEntry appends the entry of one answer (result) to the
+// entries of an answers message being built.
+//
+// Hot path: no allocation beyond dst's growth.
+func AppendAnswerEntry(dst []byte, result Value) []byte {
+	dst = AppendValue(dst, None)
+	dst = AppendValue(dst, result)
+	return binary.LittleEndian.AppendUint64(dst, 0)
+}
+
+// AppendStoreAnswers appends a complete answers frame for the requests
+// first..first+n−1, whose n ≥ 1 entries were built with
+// AppendAnswerEntry, back to back, in entries.
+func AppendStoreAnswers(dst []byte, topic []byte, store string, first uint64, n int, entries []byte) []byte {
+	start := len(dst)
+	dst = Begin(dst, Header{Kind: KindStoreSnapshot}, topic)
+	dst = binary.AppendUvarint(dst, uint64(len(store)))
+	dst = append(dst, store...)
+	dst = binary.LittleEndian.AppendUint64(dst, first)
+	dst = append(dst, 0) // flags: not FINAL
+	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = append(dst, entries...)
+	return End(dst, start)
+}
+
+// DecodeStoreAnswers decodes and validates a store-snapshot body as an
+// answers message: at least one entry, FINAL clear, every key none and
+// every expiry 0, and no request id past 2^64−1.
+func DecodeStoreAnswers(body []byte, lim *Limits) (StoreAnswers, error) {
+	s, err := DecodeStoreSnapshot(body, lim)
+	if err != nil {
+		return StoreAnswers{}, err
+	}
+	switch {
+	case s.Final:
+		return StoreAnswers{}, fmt.Errorf("store_answers.flags: %w: FINAL", ErrBadValue)
+	case s.Count < 1:
+		return StoreAnswers{}, fmt.Errorf("store_answers.count: %w: no answer", ErrBadValue)
+	case s.Seq == 0 || s.Seq+uint64(s.Count-1) < s.Seq:
+		return StoreAnswers{}, fmt.Errorf("store_answers.seq: %w: %d answers from %d", ErrBadValue, s.Count, s.Seq)
+	}
+	for it := range s.Entries {
+		if it.Key.Type() != TypeNone || it.Expiry != 0 {
+			return StoreAnswers{}, fmt.Errorf("store_answers: %w: an entry with a key or an expiry", ErrBadValue)
+		}
+	}
+	return StoreAnswers{Store: s.Store, First: s.Seq, Count: s.Count, snap: s}, nil
+}
+
+// Results walks the answers in request order: for i, v := range
+// m.Results { ... } gives the answer to request First+i.
+func (m StoreAnswers) Results(yield func(int, View) bool) {
+	i := 0
+	for it := range m.snap.Entries {
+		if !yield(i, it.Value) {
+			return
+		}
+		i++
+	}
+}

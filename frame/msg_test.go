@@ -2,6 +2,7 @@ package frame
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"testing"
 )
@@ -177,6 +178,43 @@ func TestStoreRoundTrip(t *testing.T) {
 		return Equal(a.Key, b.Key) && Equal(a.Value, b.Value) && a.Expiry == b.Expiry
 	}) {
 		t.Fatalf("entries %v", got)
+	}
+}
+
+func TestStoreAnswersRoundTrip(t *testing.T) {
+	results := []Value{None, NewBool(true), NewString("v"), NewCount(7)}
+	var ents []byte
+	for _, v := range results {
+		ents = AppendAnswerEntry(ents, v)
+	}
+	f := scanOne(t, AppendStoreAnswers(nil, []byte("weir/store/s/r/x"), "s", 41, len(results), ents), KindStoreSnapshot)
+	a, err := DecodeStoreAnswers(f.Body(), nil)
+	if err != nil || string(a.Store) != "s" || a.First != 41 || a.Count != len(results) {
+		t.Fatalf("answers %+v %v", a, err)
+	}
+	var got []Value
+	for i, v := range a.Results {
+		if i != len(got) {
+			t.Fatalf("index %d at %d", i, len(got))
+		}
+		got = append(got, v.Value())
+	}
+	if !slices.EqualFunc(got, results, Equal) {
+		t.Fatalf("results %v", got)
+	}
+	// A snapshot chunk is not an answers message, nor is an empty or
+	// final one, or one whose ids would wrap.
+	for name, b := range map[string][]byte{
+		"keyed":   AppendStoreSnapshot(nil, nil, "s", 1, false, []SnapshotEntry{{NewString("k"), None, 0}}),
+		"expiry":  AppendStoreSnapshot(nil, nil, "s", 1, false, []SnapshotEntry{{None, None, 5}}),
+		"final":   AppendStoreSnapshot(nil, nil, "s", 1, true, []SnapshotEntry{{None, None, 0}}),
+		"empty":   AppendStoreAnswers(nil, nil, "s", 1, 0, nil),
+		"id zero": AppendStoreAnswers(nil, nil, "s", 0, 1, AppendAnswerEntry(nil, None)),
+		"wraps":   AppendStoreAnswers(nil, nil, "s", math.MaxUint64, 2, AppendAnswerEntry(AppendAnswerEntry(nil, None), None)),
+	} {
+		if _, err := DecodeStoreAnswers(scanOne(t, b, KindStoreSnapshot).Body(), nil); !errors.Is(err, ErrBadValue) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 
