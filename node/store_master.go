@@ -43,6 +43,13 @@ type storeMaster struct {
 	out []masterAnswer
 	// replies caches the answer topic of each requester (bounded).
 	replies map[uint64]string
+	// The turn's open answer runs (store_answers.go): runs[runIndex[t]]
+	// is topic t's, runs[lastRun] the one used last; answerBytes bounds a
+	// run's entries.
+	runs        []answerRun
+	runIndex    map[string]int
+	lastRun     int
+	answerBytes int
 	// Topics and scratch of the sending side.
 	allTopic string
 	buf      []byte
@@ -163,7 +170,8 @@ func (n *Node) AttachMaster(name string, b kv.Backend, opts StoreOptions) (*Stor
 		return nil, err
 	}
 	sm := &storeMaster{s: s, store: st, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		replies: make(map[uint64]string), allTopic: storeTopic(name, "c/all")}
+		replies: make(map[uint64]string), allTopic: storeTopic(name, "c/all"), runIndex: make(map[string]int),
+		answerBytes: max(1, min(repl.DefaultBatchBytes, n.opts.Net.Limits.MaxFrame/4))}
 	mo := opts.Master
 	mo.Store, mo.ID, mo.Epoch, mo.Source = name, masterID(n.opts.Name, name), uint64(time.Now().UnixNano()), snapshotSource{st}
 	if mo.BatchBytes == 0 {
@@ -453,7 +461,9 @@ func (sm *storeMaster) handle(it *masterItem, now time.Time, lim *frame.Limits) 
 		return // no request id to answer to
 	}
 	if string(c.Store) != sm.s.name {
-		sm.answerNack(sm.replyTopic(it), c.Seq, frame.CodeUnknownStore, "no such store")
+		// Answered in its turn, as every request but a refused one.
+		sm.out = append(sm.out, masterAnswer{reply: sm.replyTopic(it), id: c.Seq,
+			err: &StoreError{Code: frame.CodeUnknownStore, Text: "no such store"}})
 		return
 	}
 	res, err := sm.exec(kv.Command{Op: c.Op, Key: c.Key, Value: c.Value, Expiry: c.Expiry}, now)
@@ -488,12 +498,14 @@ func (sm *storeMaster) answerAll(commitErr error) {
 			if se != nil {
 				code, text = se.Code, se.Text
 			}
+			sm.flushRunOf(a.reply) // the node's earlier answers go first
 			sm.answerNack(a.reply, a.id, code, text)
 		default:
-			sm.answer(a.reply, a.id, a.res)
+			sm.batchAnswer(a.reply, a.id, a.res)
 		}
-		sm.out[i] = masterAnswer{}
 	}
+	sm.flushRuns()
+	clear(sm.out) // the runs held on to the results until now
 	sm.out = sm.out[:0]
 }
 

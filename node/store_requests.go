@@ -85,6 +85,20 @@ func (s *Store) listenReplies() error {
 			if f, lost = s.pending.answer(a.Seq, true); f != nil {
 				f.resolve(a.Result.Value(), nil)
 			}
+		case frame.KindStoreSnapshot:
+			// An answers message: the answers to a run of requests.
+			as, err := frame.DecodeStoreAnswers(m.f.Body(), m.lim)
+			if err != nil {
+				return
+			}
+			for i, v := range as.Results {
+				var f *Future
+				var l []*Future
+				if f, l = s.pending.answer(as.First+uint64(i), true); f != nil {
+					f.resolve(v.Value(), nil)
+				}
+				lost = append(lost, l...)
+			}
 		case frame.KindStoreNack:
 			nk, err := frame.DecodeStoreNack(m.f.Body())
 			if err != nil || nk.Code == frame.CodeOK {
