@@ -10,10 +10,10 @@ import (
 	"github.com/weirio/weir/frame"
 )
 
-// The master's answer runs, without sockets: a fake master (the batching
-// of storeMaster, publishing through a frontend's own node) answers the
-// frontend's requests; the frontend's handle must resolve each request
-// with its answer, in order, and the frames must be the runs expected.
+// The master's answer runs, without sockets: a fake master (a storeMaster
+// that publishes through the frontend's own node) sends a turn's answers
+// to the frontend's requests; the frames must be the runs expected, and
+// the frontend's handle must resolve each request with its answer.
 func TestStoreAnswerRuns(t *testing.T) {
 	n := newNode(t, "n", nil)
 	silentMaster(t, n, "s") // requests have a route, and are not answered
@@ -60,19 +60,23 @@ func TestStoreAnswerRuns(t *testing.T) {
 	}
 	big := frame.NewString(string(make([]byte, 100)))
 	sm := &storeMaster{s: f, runIndex: map[string]int{}, answerBytes: 64} // three small answers
-	sm.batchAnswer(reply, 1, frame.NewCount(1))
-	sm.batchAnswer(other, 5, frame.NewCount(50)) // another node's run in between
-	sm.batchAnswer(reply, 2, frame.NewCount(2))
-	sm.batchAnswer(reply, 3, frame.NewCount(3))
-	sm.flushRunOf(reply) // as answerAll does before a store-nack
-	sm.answerNack(reply, 4, frame.CodeBadRequest, "bad")
-	sm.batchAnswer(reply, 5, frame.NewCount(5))
-	sm.batchAnswer(other, 6, frame.NewCount(60))
-	sm.batchAnswer(reply, 7, frame.NewCount(7)) // 6 was lost: a gap ends the run
-	sm.batchAnswer(reply, 8, big)               // past answerBytes: 7 goes alone
-	sm.batchAnswer(reply, 9, frame.NewCount(9)) // and so does 8
-	sm.batchAnswer(reply, 10, frame.NewCount(10))
-	sm.flushRuns()
+	ok := func(reply string, id uint64, v frame.Value) masterAnswer {
+		return masterAnswer{reply: reply, id: id, res: v}
+	}
+	sm.out = []masterAnswer{
+		ok(reply, 1, frame.NewCount(1)),
+		ok(other, 5, frame.NewCount(50)), // another node's run in between
+		ok(reply, 2, frame.NewCount(2)),
+		ok(reply, 3, frame.NewCount(3)),
+		{reply: reply, id: 4, err: &StoreError{Code: frame.CodeBadRequest, Text: "bad"}}, // ends the run
+		ok(reply, 5, frame.NewCount(5)),
+		ok(other, 6, frame.NewCount(60)),
+		ok(reply, 7, frame.NewCount(7)), // 6 was lost: a gap ends the run
+		ok(reply, 8, big),               // past answerBytes: 7 goes alone
+		ok(reply, 9, frame.NewCount(9)), // and so does 8
+		ok(reply, 10, frame.NewCount(10)),
+	}
+	sm.answerAll(nil)
 
 	mu.Lock()
 	got := append([]string(nil), kinds...)
