@@ -94,5 +94,8 @@
 // as the master answers a handle's requests in order (a handle with
 // requests pending and no answer for a second sends a probe request to
 // get one). Stats.StoreLost
-// counts the requests that failed without an answer.
+// counts the requests that failed without an answer. A master sends the
+// answers of one group commit to each requesting node in as few frames
+// as it can: the successful answers to a node's consecutive requests go
+// as one answers message, not a store-ack each.
 package node
