@@ -166,16 +166,7 @@ type StoreSnapshot struct {
 // AppendStoreSnapshot appends a complete store-snapshot frame.
 func AppendStoreSnapshot(dst []byte, topic []byte, store string, seq uint64, final bool, entries []SnapshotEntry) []byte {
 	start := len(dst)
-	dst = Begin(dst, Header{Kind: KindStoreSnapshot}, topic)
-	dst = binary.AppendUvarint(dst, uint64(len(store)))
-	dst = append(dst, store...)
-	dst = binary.LittleEndian.AppendUint64(dst, seq)
-	var fl byte
-	if final {
-		fl = 1
-	}
-	dst = append(dst, fl)
-	dst = binary.AppendUvarint(dst, uint64(len(entries)))
+	dst = beginStoreSnapshot(dst, topic, store, seq, final, len(entries))
 	for _, e := range entries {
 		dst = AppendValue(dst, e.Key)
 		dst = AppendValue(dst, e.Value)
@@ -262,14 +253,24 @@ func AppendAnswerEntry(dst []byte, result Value) []byte {
 // AppendAnswerEntry, back to back, in entries.
 func AppendStoreAnswers(dst []byte, topic []byte, store string, first uint64, n int, entries []byte) []byte {
 	start := len(dst)
+	dst = beginStoreSnapshot(dst, topic, store, first, false, n)
+	dst = append(dst, entries...)
+	return End(dst, start)
+}
+
+// beginStoreSnapshot appends a store-snapshot frame's header and body up
+// to its n entries.
+func beginStoreSnapshot(dst []byte, topic []byte, store string, seq uint64, final bool, n int) []byte {
 	dst = Begin(dst, Header{Kind: KindStoreSnapshot}, topic)
 	dst = binary.AppendUvarint(dst, uint64(len(store)))
 	dst = append(dst, store...)
-	dst = binary.LittleEndian.AppendUint64(dst, first)
-	dst = append(dst, 0) // flags: not FINAL
-	dst = binary.AppendUvarint(dst, uint64(n))
-	dst = append(dst, entries...)
-	return End(dst, start)
+	dst = binary.LittleEndian.AppendUint64(dst, seq)
+	var fl byte
+	if final {
+		fl = 1
+	}
+	dst = append(dst, fl)
+	return binary.AppendUvarint(dst, uint64(n))
 }
 
 // DecodeStoreAnswers decodes and validates a store-snapshot body as an
