@@ -22,7 +22,7 @@
 // nodes (child processes) that write files: records/s end to end, wire
 // and file bytes per record, CPU per record.
 //
-//	weir-bench store --clones N --ops N [--window N] [--value-size B] [--sync] \
+//	weir-bench store --clones N [--writers N] --ops N [--window N] [--value-size B] [--sync] \
 //	    [--rate PUTS_PER_S] [--stale-ops N] [--expire-keys N] [--expire-after D] \
 //	    [--expire-batch N] [--in-process] [--cpuprofile FILE] [--trace FILE] [--profile-phase P] [--json]
 //
@@ -31,7 +31,9 @@
 // --sync) and N clone nodes, each a child process of this program (as
 // they would be on machines of their own), and a writer node (role
 // worker) in this process that sends requests through a store frontend;
-// the clones and the writer peer with the master. --in-process runs every
+// the clones and the writer peer with the master (--writers N: N writer
+// nodes, each with its own connection, share the puts and put_unique
+// phases). --in-process runs every
 // node in this process, sharing one Go runtime. In order: a local baseline (--ops puts straight into a Pebble
 // backend, local_pebble_puts_per_sec); --ops pipelined puts from the
 // writer (puts_per_sec, and puts_vs_local, their ratio to the baseline;

@@ -23,11 +23,13 @@ a master (Pebble backend in a temp dir, NoSync unless --sync) and --clones
 clone nodes, each a child process of this program, as they would be on
 machines of their own, and a writer node (role worker) in this process that
 sends its requests to the master through a store frontend; the clones and
-the writer peer with the master. --in-process runs every node in this
-process instead. Phases:
+the writer peer with the master. --writers N adds writer nodes in this
+process, each with a connection of its own, that share the puts and
+put_unique phases. --in-process runs every node in this process instead.
+Phases:
 
   local       --ops puts straight into a Pebble backend (NoSync), no nodes
-  puts        --ops pipelined puts of fresh keys from the writer
+  puts        --ops pipelined puts of fresh keys from the writer(s)
   put_unique  --ops pipelined put_uniques of fresh keys; each must insert
   gets        --ops gets of random existing keys on clone 0 (local reads)
   staleness   --stale-ops puts on the master at --rate; each clone records
@@ -60,6 +62,7 @@ func store(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		fs.PrintDefaults()
 	}
 	fs.IntVar(&c.Clones, "clones", bench.DefaultStoreClones, "clone nodes")
+	fs.IntVar(&c.Writers, "writers", 1, fmt.Sprintf("writer nodes sharing the puts and put_unique phases, each with --window requests in flight (at most %d)", bench.MaxStoreWriters))
 	fs.IntVar(&c.Ops, "ops", bench.DefaultStoreOps, "operations of each of the local, puts, put_unique and gets phases")
 	fs.IntVar(&c.Window, "window", bench.DefaultStoreWindow, fmt.Sprintf("pipelined requests in flight (at most %d, a store handle's MaxPending)", bench.MaxStoreWindow))
 	fs.IntVar(&c.ValueSize, "value-size", bench.DefaultStoreValueSize, "bytes of each value's string payload (at least 9); keys are 9-byte counts")
@@ -198,8 +201,12 @@ func writeStoreText(w io.Writer, r *bench.StoreResult) error {
 	if r.Sync {
 		mode = "sync"
 	}
-	fmt.Fprintf(&b, "store: master (Pebble, %s) + writer + %d clone(s), %d ops, window %d, %d B keys, %d B values\n",
-		mode, r.Clones, r.Ops, r.Window, r.KeySize, r.ValueSize)
+	writers := "writer"
+	if r.Writers > 1 {
+		writers = fmt.Sprintf("%d writers", r.Writers)
+	}
+	fmt.Fprintf(&b, "store: master (Pebble, %s) + %s + %d clone(s), %d ops, window %d, %d B keys, %d B values\n",
+		mode, writers, r.Clones, r.Ops, r.Window, r.KeySize, r.ValueSize)
 	fmt.Fprintf(&b, "  local Pebble puts   %12s /s  (NoSync, no nodes)\n", num(r.LocalPebblePutsPerSec))
 	fmt.Fprintf(&b, "  puts (writer)       %12s /s  %.2f× local\n", num(r.PutsPerSec), r.PutsVsLocal)
 	fmt.Fprintf(&b, "  put_unique (writer) %12s /s\n", num(r.PutUniquePerSec))

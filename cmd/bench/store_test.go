@@ -20,7 +20,7 @@ func TestStoreContract(t *testing.T) {
 	if err := store(context.Background(), []string{"-h"}, nil, &out, &errOut); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-h: %v", err)
 	}
-	for _, f := range []string{"-clones", "-ops", "-json", "loopback"} {
+	for _, f := range []string{"-clones", "-writers", "-ops", "-json", "loopback"} {
 		if !strings.Contains(errOut.String(), f) {
 			t.Errorf("help does not mention %q:\n%s", f, errOut.String())
 		}

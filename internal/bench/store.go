@@ -26,6 +26,7 @@ const (
 	DefaultStoreOps         = 200_000
 	DefaultStoreWindow      = 1024
 	MaxStoreWindow          = node.DefaultStoreMaxPending // what a store handle keeps unanswered
+	MaxStoreWriters         = 16
 	DefaultStoreValueSize   = 64
 	DefaultStoreRate        = 100_000
 	DefaultStoreStaleOps    = 100_000
@@ -62,6 +63,11 @@ const (
 type StoreConfig struct {
 	// Clones is the number of clone nodes. Default 2.
 	Clones int
+	// Writers is the number of writer nodes (in this process, each with
+	// its own connection to the master) that share the puts and
+	// put_unique phases, each with Window requests in flight. Default 1;
+	// at most MaxStoreWriters.
+	Writers int
 	// Ops is the number of operations of each of the local baseline, puts,
 	// put_unique and gets phases. Default 200,000.
 	Ops int
@@ -134,6 +140,9 @@ func (c *StoreConfig) EnsureDefaults() {
 	if c.Clones == 0 {
 		c.Clones = DefaultStoreClones
 	}
+	if c.Writers == 0 {
+		c.Writers = 1
+	}
 	if c.Ops == 0 {
 		c.Ops = DefaultStoreOps
 	}
@@ -183,6 +192,8 @@ func (c *StoreConfig) Validate() error {
 	switch {
 	case c.Clones < 1:
 		return fmt.Errorf("store: clones %d < 1", c.Clones)
+	case c.Writers < 1 || c.Writers > MaxStoreWriters:
+		return fmt.Errorf("store: writers %d out of range [1, %d]", c.Writers, MaxStoreWriters)
 	case c.Ops < 1 || c.StaleOps < 1 || c.ExpireKeys < 1:
 		return errors.New("store: ops, stale-ops and expire-keys must be positive")
 	case c.Window < 1 || c.Window > MaxStoreWindow:
@@ -211,6 +222,7 @@ func (c *StoreConfig) Validate() error {
 type StoreResult struct {
 	Ops       int    `json:"ops"`
 	Clones    int    `json:"clones"`
+	Writers   int    `json:"writers"`
 	Window    int    `json:"window"`
 	KeySize   int    `json:"key_size"`
 	ValueSize int    `json:"value_size"`
@@ -286,8 +298,10 @@ type storeRun struct {
 	salt   uint64
 	val    frame.Value // the payload of every plain put
 	spec   StoreRoleSpec
-	wn     *node.Node   // the writer's node
-	w      *node.Store  // the writer's frontend
+	wn     *node.Node   // the writer's node (wns[0])
+	w      *node.Store  // the writer's frontend (ws[0])
+	wns    []*node.Node // every writer's node
+	ws     []*node.Store
 	m      *storeProc   // the master
 	procs  []*storeProc // the master, then the clones
 	clones []*storeProc
@@ -317,7 +331,7 @@ func RunStore(ctx context.Context, c StoreConfig) (*StoreResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: cannot make the run's directory: %w", err)
 	}
-	res := &StoreResult{Ops: c.Ops, Clones: c.Clones, Window: c.Window, ValueSize: c.ValueSize, Sync: c.Sync,
+	res := &StoreResult{Ops: c.Ops, Clones: c.Clones, Writers: c.Writers, Window: c.Window, ValueSize: c.ValueSize, Sync: c.Sync,
 		StaleOps: c.StaleOps, ExpiryKeys: c.ExpireKeys, ExpireAfterSec: c.ExpireAfter.Seconds()}
 	if c.Keep {
 		res.Dir = root
@@ -527,12 +541,21 @@ func (r *storeRun) startNodes(ctx context.Context) error {
 		return err
 	}
 	r.m, r.procs = m, append(r.procs, m)
-	if r.wn, err = node.New(node.Options{Name: "writer", Role: frame.RoleWorker, Logger: r.c.Log}); err != nil {
-		return fmt.Errorf("store: cannot start node writer: %w", err)
+	for i := range r.c.Writers {
+		name := "writer"
+		if i > 0 {
+			name = fmt.Sprintf("writer-%d", i)
+		}
+		wn, err := node.New(node.Options{Name: name, Role: frame.RoleWorker, Logger: r.c.Log})
+		if err != nil {
+			return fmt.Errorf("store: cannot start node %s: %w", name, err)
+		}
+		r.wns = append(r.wns, wn)
+		if err := wn.Peer(addr); err != nil {
+			return fmt.Errorf("store: %s cannot peer with the master: %w", name, err)
+		}
 	}
-	if err := r.wn.Peer(addr); err != nil {
-		return fmt.Errorf("store: the writer cannot peer with the master: %w", err)
-	}
+	r.wn = r.wns[0]
 	// The clones start side by side; each says READY once live.
 	clones := make([]*storeProc, r.c.Clones)
 	errs := make([]error, r.c.Clones)
@@ -558,28 +581,39 @@ func (r *storeRun) startNodes(ctx context.Context) error {
 			return err
 		}
 	}
-	err = waitProgress(ctx, r.c.Stall, "the writer to peer with the master", func() (bool, int64) {
-		up := len(r.wn.Peers())
-		return up > 0, int64(up)
+	err = waitProgress(ctx, r.c.Stall, "the writers to peer with the master", func() (bool, int64) {
+		up := 0
+		for _, wn := range r.wns {
+			up += min(1, len(wn.Peers()))
+		}
+		return up == len(r.wns), int64(up)
 	})
 	if err != nil {
 		return err
 	}
-	if r.w, err = r.wn.StoreFrontend(storeName); err != nil {
-		return fmt.Errorf("store: cannot attach the writer's frontend: %w", err)
+	for _, wn := range r.wns {
+		w, err := wn.StoreFrontend(storeName)
+		if err != nil {
+			return fmt.Errorf("store: cannot attach the frontend of %s: %w", wn.Name(), err)
+		}
+		r.ws = append(r.ws, w)
+		if err := r.probeWriter(ctx, w); err != nil {
+			return err
+		}
 	}
-	return r.probeWriter(ctx)
+	r.w = r.ws[0]
+	return nil
 }
 
 // probeWriter sends requests from the writer until one is answered: an
 // answer proves the master's request subscription reached the writer and
 // the writer's answer subscription reached the master.
-func (r *storeRun) probeWriter(ctx context.Context) error {
+func (r *storeRun) probeWriter(ctx context.Context, w *node.Store) error {
 	deadline := time.Now().Add(r.c.Stall)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		f := r.w.Do(frame.OpExists, r.key(-1), frame.None, 0)
+		f := w.Do(frame.OpExists, r.key(-1), frame.None, 0)
 		t.Reset(100 * time.Millisecond)
 		select {
 		case <-f.Done():
@@ -651,12 +685,12 @@ func (r *storeRun) consistency(ctx context.Context) error {
 // the child processes' CPU time.
 func (r *storeRun) close() error {
 	var first error
-	if r.wn != nil {
-		if err := r.wn.Close(); err != nil {
-			r.c.Log.Warn("cannot close node", "node", "writer", "err", err)
+	for _, wn := range r.wns {
+		if err := wn.Close(); err != nil {
+			r.c.Log.Warn("cannot close node", "node", wn.Name(), "err", err)
 		}
-		r.wn = nil
 	}
+	r.wns, r.wn = nil, nil
 	for i := len(r.procs) - 1; i >= 0; i-- {
 		cpu, err := r.procs[i].close()
 		r.cpu += cpu

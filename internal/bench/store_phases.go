@@ -15,10 +15,9 @@ import (
 
 // puts: Ops puts of fresh keys from the writer, pipelined.
 func (r *storeRun) puts(ctx context.Context) error {
-	p := r.newPipe(PhasePuts)
 	t := time.Now()
-	err := p.run(ctx, r.c.Ops, nil, func(i int) *node.Future {
-		return r.w.Do(frame.OpPut, r.key(i), r.val, 0)
+	err := r.spread(ctx, PhasePuts, r.c.Ops, func(w *node.Store, i int) *node.Future {
+		return w.Do(frame.OpPut, r.key(i), r.val, 0)
 	}, func(_ int, _ frame.Value, err error) { r.countErr(err) })
 	if err != nil {
 		return err
@@ -33,11 +32,10 @@ func (r *storeRun) puts(ctx context.Context) error {
 // putUnique: Ops put_uniques of fresh keys from the writer, pipelined;
 // every one must insert.
 func (r *storeRun) putUnique(ctx context.Context) error {
-	p := r.newPipe(PhasePutUnique)
 	base := r.uniqueBase()
 	t := time.Now()
-	err := p.run(ctx, r.c.Ops, nil, func(i int) *node.Future {
-		return r.w.Do(frame.OpPutUnique, r.key(base+i), r.val, 0)
+	err := r.spread(ctx, PhasePutUnique, r.c.Ops, func(w *node.Store, i int) *node.Future {
+		return w.Do(frame.OpPutUnique, r.key(base+i), r.val, 0)
 	}, func(i int, v frame.Value, err error) {
 		if err == nil && (v.Type() != frame.TypeBool || !v.Bool()) {
 			err = fmt.Errorf("store: put_unique of fresh key %d answered %v", base+i, v)

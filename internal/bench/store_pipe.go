@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"math"
 	"sync/atomic"
 	"time"
@@ -138,4 +139,21 @@ func waitProgress(ctx context.Context, stall time.Duration, what string, cond fu
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
+}
+
+// spread runs n requests (issue(w, i) for i in [0, n)) over the writers:
+// writer k issues i = k, k+W, k+2W, … through a pipe of its own, all at
+// once. answer may be called from several goroutines.
+func (r *storeRun) spread(ctx context.Context, phase string, n int, issue func(w *node.Store, i int) *node.Future,
+	answer func(i int, v frame.Value, err error)) error {
+	nw := len(r.ws)
+	var g errgroup.Group
+	for k, w := range r.ws {
+		g.Go(func() error {
+			return r.newPipe(phase).run(ctx, (n-k+nw-1)/nw, nil,
+				func(j int) *node.Future { return issue(w, k+j*nw) },
+				func(j int, v frame.Value, err error) { answer(k+j*nw, v, err) })
+		})
+	}
+	return g.Wait()
 }

@@ -11,16 +11,17 @@ import (
 )
 
 // TestStoreScenario runs the store scenario small, with real nodes on
-// 127.0.0.1, and checks that every phase measured something, nothing
-// failed, every staleness put was seen on the clone, the stores agree,
-// and no goroutine outlives the run.
+// 127.0.0.1 and two writers, and checks that every phase measured
+// something, nothing failed, every staleness put was seen on the clone,
+// the stores agree (the writers together put every key), and no
+// goroutine outlives the run.
 func TestStoreScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real nodes")
 	}
 	defer verifyNoLeaks(t)()
 	c := StoreConfig{
-		Clones: 1, Ops: 2000, ExpireKeys: 2000, ExpireAfter: 300 * time.Millisecond, Rate: 20_000,
+		Clones: 1, Writers: 2, Ops: 2001, StaleOps: 2000, ExpireKeys: 2000, ExpireAfter: 300 * time.Millisecond, Rate: 20_000,
 		Before: 300 * time.Millisecond, Dir: t.TempDir(), Timeout: 2 * time.Minute,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -38,7 +39,7 @@ func TestStoreScenario(t *testing.T) {
 	if r.Errors != 0 || !r.ClonesConsistent || !r.Clean() {
 		t.Fatalf("not clean: errors %d (%s), master %d of %d keys, clones %v", r.Errors, r.FirstError, r.MasterKeys, r.ExpectedKeys, r.CloneKeys)
 	}
-	if r.ExpectedKeys != 2*2000+2000 || len(r.CloneKeys) != 1 || r.CloneKeys[0] != r.MasterKeys {
+	if r.ExpectedKeys != 2*2001+2000 || r.Writers != 2 || len(r.CloneKeys) != 1 || r.CloneKeys[0] != r.MasterKeys {
 		t.Fatalf("keys: expected %d, master %d, clones %v", r.ExpectedKeys, r.MasterKeys, r.CloneKeys)
 	}
 	for name, v := range map[string]float64{
@@ -97,7 +98,7 @@ func TestStoreScenarioCancelled(t *testing.T) {
 
 func TestStoreConfigValidate(t *testing.T) {
 	for _, c := range []StoreConfig{
-		{Clones: -1}, {Window: 1 << 17}, {ValueSize: 8}, {Rate: -5}, {Ops: -1}, {Stall: -time.Second},
+		{Clones: -1}, {Writers: -1}, {Writers: MaxStoreWriters + 1}, {Window: 1 << 17}, {ValueSize: 8}, {Rate: -5}, {Ops: -1}, {Stall: -time.Second},
 	} {
 		c.EnsureDefaults()
 		if err := c.Validate(); err == nil {
