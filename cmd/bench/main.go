@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,7 +27,8 @@ Scenarios:
   pubsub   publish/subscribe throughput and latency, in the manner of "nats bench"
   logs     workers ship conn.log records to loggers that write files
   store    replicated store: puts, put_unique, gets, staleness, expiry wave
-           (master, writer and clones in this process, over loopback TCP)
+           (master and clones in child processes, writers in this one,
+           over loopback TCP)
 
 Run "weir-bench <scenario> -h" for its flags.
 `
@@ -109,6 +111,9 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.listen, "listen", "", "with --role: address to listen on")
 	fs.StringVar(&f.connect, "connect", "", "with --role: comma-separated addresses to peer with")
 	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := positiveFlags(fs, "size", "msgs", "pubs", "timeout", "idle", "publish-wait", "queue"); err != nil {
 		return nil, err
 	}
 	sc, err := bench.ParseScenario(f.scenario)
@@ -268,6 +273,34 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	return nil
+}
+
+// positiveFlags fails when one of the named flags was set to zero or
+// less: for those, a configuration's zero means its default, which a
+// command line's explicit 0 must not silently become.
+func positiveFlags(fs *flag.FlagSet, names ...string) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if err != nil || !ok || !slices.Contains(names, f.Name) {
+			return
+		}
+		pos := true
+		switch v := g.Get().(type) {
+		case int:
+			pos = v > 0
+		case uint64:
+			pos = v > 0
+		case float64:
+			pos = v > 0
+		case time.Duration:
+			pos = v > 0
+		}
+		if !pos {
+			err = fmt.Errorf("--%s must be positive, not %s", f.Name, f.Value)
+		}
+	})
+	return err
 }
 
 // benchLogger logs to stderr: warnings, or node events too with -v.

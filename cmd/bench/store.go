@@ -89,6 +89,10 @@ func store(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := positiveFlags(fs, "clones", "writers", "ops", "window", "value-size", "rate", "expire-after",
+		"interval", "before", "stall", "timeout"); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
 	c.Log = benchLogger(stderr, verbose)
 	if roleSpec != "" {
 		var spec bench.StoreRoleSpec
