@@ -169,14 +169,16 @@ func (n *Node) AttachMaster(name string, b kv.Backend, opts StoreOptions) (*Stor
 		_ = b.Close()
 		return nil, err
 	}
+	// A batch of updates, or a run of answers, is one frame: keep it well
+	// within the limit.
+	batchBytes := max(1, min(repl.DefaultBatchBytes, n.opts.Net.Limits.MaxFrame/4))
 	sm := &storeMaster{s: s, store: st, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		replies: make(map[uint64]string), allTopic: storeTopic(name, "c/all"), runIndex: make(map[string]int),
-		answerBytes: max(1, min(repl.DefaultBatchBytes, n.opts.Net.Limits.MaxFrame/4))}
+		answerBytes: batchBytes}
 	mo := opts.Master
 	mo.Store, mo.ID, mo.Epoch, mo.Source = name, masterID(n.opts.Name, name), uint64(time.Now().UnixNano()), snapshotSource{st}
 	if mo.BatchBytes == 0 {
-		// A batch of updates is one frame: keep it well within the limit.
-		mo.BatchBytes = max(1, min(repl.DefaultBatchBytes, n.opts.Net.Limits.MaxFrame/4))
+		mo.BatchBytes = batchBytes
 	}
 	if sm.m, err = repl.NewMaster(mo); err != nil {
 		s.forget()

@@ -298,12 +298,10 @@ type storeRun struct {
 	salt   uint64
 	val    frame.Value // the payload of every plain put
 	spec   StoreRoleSpec
-	wn     *node.Node   // the writer's node (wns[0])
-	w      *node.Store  // the writer's frontend (ws[0])
-	wns    []*node.Node // every writer's node
-	ws     []*node.Store
-	m      *storeProc   // the master
-	procs  []*storeProc // the master, then the clones
+	wns    []*node.Node  // the writers' nodes
+	ws     []*node.Store // their frontends; ws[0] also writes in the staleness and expiry phases
+	m      *storeProc    // the master
+	procs  []*storeProc  // the master, then the clones
 	clones []*storeProc
 	cpu    time.Duration // the roles' CPU time after they exited
 
@@ -555,7 +553,6 @@ func (r *storeRun) startNodes(ctx context.Context) error {
 			return fmt.Errorf("store: %s cannot peer with the master: %w", name, err)
 		}
 	}
-	r.wn = r.wns[0]
 	// The clones start side by side; each says READY once live.
 	clones := make([]*storeProc, r.c.Clones)
 	errs := make([]error, r.c.Clones)
@@ -601,7 +598,6 @@ func (r *storeRun) startNodes(ctx context.Context) error {
 			return err
 		}
 	}
-	r.w = r.ws[0]
 	return nil
 }
 
@@ -664,8 +660,10 @@ func (r *storeRun) consistency(ctx context.Context) error {
 			r.res.ClonesConsistent = false
 		}
 	}
-	for _, p := range r.wn.Peers() {
-		r.res.DroppedFrames += p.Stats().Dropped
+	for _, wn := range r.wns {
+		for _, p := range wn.Peers() {
+			r.res.DroppedFrames += p.Stats().Dropped
+		}
 	}
 	for _, p := range r.procs {
 		st, err := p.stats(ctx)
@@ -690,7 +688,7 @@ func (r *storeRun) close() error {
 			r.c.Log.Warn("cannot close node", "node", wn.Name(), "err", err)
 		}
 	}
-	r.wns, r.wn = nil, nil
+	r.wns = nil
 	for i := len(r.procs) - 1; i >= 0; i-- {
 		cpu, err := r.procs[i].close()
 		r.cpu += cpu

@@ -334,7 +334,7 @@ func (r *storeRun) startWriter(ctx context.Context, phase string, answer func(er
 	go func() {
 		defer close(wr.done)
 		wr.err = r.newPipe(phase).run(ctx, -1, &wr.halt, func(int) *node.Future {
-			return r.w.Do(frame.OpPut, key(), r.val, 0)
+			return r.ws[0].Do(frame.OpPut, key(), r.val, 0)
 		}, func(_ int, _ frame.Value, err error) { answer(err) })
 		if wr.err == nil && !wr.halt.Load() {
 			wr.err = fmt.Errorf("store: %s: the writer stopped", phase)

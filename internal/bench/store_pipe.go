@@ -3,10 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"golang.org/x/sync/errgroup"
 	"math"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/weirio/weir/frame"
 	"github.com/weirio/weir/node"
