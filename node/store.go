@@ -213,15 +213,29 @@ type Store struct {
 }
 
 // Future is the pending answer of a pipelined request.
+//
+// Its channel is made only for a caller that asks for it (Done, or a Wait
+// that must block) before the answer is in: a pipelined caller that
+// collects answers already in costs no channel per request.
 type Future struct {
-	done chan struct{}
-	res  frame.Value
-	err  error
+	sig atomic.Pointer[futureSignal] // nil until Done needs it or resolve; then closedSignal once resolved
+	res frame.Value                  // written before sig says resolved
+	err error
 
 	owner *Store // a remote request: its entry in owner.pending
 	id    uint64
 	sent  int64 // unix ns
 }
+
+// futureSignal holds the channel a Future's Done returns.
+type futureSignal struct{ c chan struct{} }
+
+// closedSignal is every resolved Future's signal: its channel is closed.
+var closedSignal = func() *futureSignal {
+	s := &futureSignal{c: make(chan struct{})}
+	close(s.c)
+	return s
+}()
 
 // Wait returns the answer, or ctx's error. A Wait that gives up on a
 // request sent to a remote master abandons it: the handle stops tracking
@@ -229,8 +243,11 @@ type Future struct {
 // answer is dropped; a later Wait returns the answer only if it arrived
 // before.
 func (f *Future) Wait(ctx context.Context) (frame.Value, error) {
+	if f.sig.Load() == closedSignal {
+		return f.res, f.err
+	}
 	select {
-	case <-f.done:
+	case <-f.Done():
 		return f.res, f.err
 	case <-ctx.Done():
 		if f.owner != nil {
@@ -240,12 +257,26 @@ func (f *Future) Wait(ctx context.Context) (frame.Value, error) {
 	}
 }
 
-// Done is closed when the answer is in.
-func (f *Future) Done() <-chan struct{} { return f.done }
+// Done is closed when the answer is in. Safe for concurrent use.
+func (f *Future) Done() <-chan struct{} {
+	if s := f.sig.Load(); s != nil {
+		return s.c
+	}
+	s := &futureSignal{c: make(chan struct{})}
+	if f.sig.CompareAndSwap(nil, s) {
+		return s.c
+	}
+	return f.sig.Load().c // resolved, or another Done's channel
+}
 
+// resolve sets the answer. It is called once per Future.
 func (f *Future) resolve(v frame.Value, err error) {
 	f.res, f.err = v, err
-	close(f.done)
+	if f.sig.CompareAndSwap(nil, closedSignal) {
+		return
+	}
+	s := f.sig.Swap(closedSignal)
+	close(s.c)
 }
 
 func (n *Node) newStore(name string, opts StoreOptions) (*Store, error) {
@@ -345,7 +376,7 @@ func (n *Node) StoreFrontend(name string) (*Store, error) {
 // store's requests yet) the Future fails at once with ErrNoMaster, and
 // nothing was sent.
 func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration) *Future {
-	f := &Future{done: make(chan struct{})}
+	f := new(Future)
 	if s.closed.Load() {
 		f.resolve(frame.None, ErrStoreClosed)
 		return f
