@@ -92,6 +92,16 @@ type putSwapper interface {
 	putSwap(key, val []byte, expireAt int64, old []byte) (prev []byte, existed bool, err error)
 }
 
+// prefetcher is implemented by backends whose lookups wait on a cache miss
+// that can be started early (Memory: a random key's hash-table slot): the
+// Store's Prefetch passes the hint on.
+type prefetcher interface {
+	// prefetch reads what a lookup of key reads first and returns a word
+	// of it, which the caller keeps so that the read is not optimized
+	// away. It changes nothing.
+	prefetch(key []byte) uint64
+}
+
 // prober is implemented by backends with a cheaper way to learn whether a
 // key exists than Get when it probably does not (Pebble: a lookup that
 // consults the bloom filters of every level): put_unique and exists use

@@ -179,6 +179,56 @@ func BenchmarkMemoryInsertFresh(b *testing.B) {
 	}
 }
 
+// BenchmarkMemoryPrefetch applies runs of 256 puts of fresh random keys
+// (count encodings, 66-byte values) to a Store over a memory backend of
+// 1M keys, as a clone applies a batch of updates: plain, and with
+// Store.Prefetch of the run's keys first. The table's slots of random
+// keys are cache misses; prefetched, they overlap. A run of fresh keys
+// past the 1M makes the table grow once in a while, as a clone's does.
+func BenchmarkMemoryPrefetch(b *testing.B) {
+	for _, prefetch := range []bool{false, true} {
+		name := "plain"
+		if prefetch {
+			name = "prefetch"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := newStore(b, NewMemory(), Options{})
+			val := enc(str(string(make([]byte, 64))))
+			key := func(i uint64) []byte { return frame.AppendValue(nil, cnt(i*0x9E3779B97F4A7C15)) }
+			next := uint64(0)
+			for ; next < 1<<20; next++ {
+				if err := s.b.Put(key(next), val, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			const run = 256
+			keys := make([][]byte, run)
+			for j := range keys {
+				keys[j] = make([]byte, 0, 16)
+			}
+			b.SetBytes(int64(9 + len(val)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += run {
+				for j := range keys {
+					keys[j] = frame.AppendValue(keys[j][:0], cnt(next*0x9E3779B97F4A7C15))
+					next++
+				}
+				if prefetch {
+					for _, k := range keys {
+						s.Prefetch(k)
+					}
+				}
+				for _, k := range keys {
+					if err := s.b.Put(k, val, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkMemoryFootprint fills a memory backend with 1M keys as
 // BenchmarkMemoryInsertFresh does and reports the heap it holds per key
 // (B/key, after a GC) and how long a forced GC takes with it live

@@ -413,6 +413,23 @@ func (b *Memory) eachEntry(fn func(ei int32, e *mentry) bool) {
 	}
 }
 
+// prefetch implements prefetcher: it reads key's home slot, in both tables
+// while the table grows. The reads do not depend on one another, so a run
+// of prefetches before a run of Puts of random keys waits for their cache
+// misses together (about 300 ns a Put into a 1M-key table becomes about
+// 210, see BenchmarkMemoryPrefetch).
+func (b *Memory) prefetch(key []byte) uint64 {
+	if len(b.slots) == 0 {
+		return 0
+	}
+	h := b.hash(key)
+	w := b.slots[b.home(h)]
+	if b.old != nil {
+		w += b.old[h>>32<<32>>b.oshift]
+	}
+	return w
+}
+
 // Get implements Backend.
 //
 // Hot path: no allocation; the value aliases the arena.

@@ -1048,3 +1048,45 @@ func BenchmarkMemoryPutStall(b *testing.B) {
 	b.ReportMetric(float64(growMax.Nanoseconds())/1e3, "grow-max-µs")
 	b.ReportMetric(float64(otherMax.Nanoseconds())/1e3, "other-max-µs")
 }
+
+// prefetch reads a key's home slot (the slot that holds it, for a key with
+// no collision) in a table that is not growing, reads both tables without
+// fault while one grows, and changes nothing either way.
+func TestMemoryPrefetch(t *testing.T) {
+	b := NewMemory()
+	s := newStore(t, b, Options{})
+	s.Prefetch([]byte("absent")) // an empty table has no slot to read
+	atHome, migrating := 0, 0
+	n := 0
+	for ; len(b.slots) < 1<<12 || b.old != nil; n++ {
+		k := memKey(n)
+		mustPut(t, b, k, memVal(n, 8), 0)
+		s.Prefetch([]byte(k))
+		s.Prefetch([]byte(memKey(n + 1<<20))) // absent
+		if b.old != nil {
+			migrating++
+			continue
+		}
+		h := b.hash([]byte(k))
+		if pos, ei := b.lookup([]byte(k), h); pos == b.home(h) {
+			atHome++
+			if got, want := b.prefetch([]byte(k)), h>>32<<32|uint64(ei+1); got != want {
+				t.Fatalf("key %d: prefetch read %#x, its slot holds %#x", n, got, want)
+			}
+		}
+	}
+	if atHome < n/4 || migrating == 0 {
+		t.Fatalf("%d keys: %d checked at their home slot, %d put while migrating", n, atHome, migrating)
+	}
+	for i := range n {
+		v, _, ok, err := b.Get([]byte(memKey(i)))
+		if err != nil || !ok || string(v) != string(memVal(i, 8)) {
+			t.Fatalf("key %d after prefetches: %q, %v, %v", i, v, ok, err)
+		}
+	}
+	if got, _ := b.Len(); got != n {
+		t.Fatalf("Len %d after prefetches, want %d", got, n)
+	}
+	s.Close()
+	s.Prefetch([]byte(memKey(0))) // closed: ignored
+}

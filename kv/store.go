@@ -154,6 +154,9 @@ type Store struct {
 	none   frame.View
 	m      Metrics
 	closed bool
+
+	pf      prefetcher // b, if it is one
+	touched uint64     // what prefetches read, kept so that the reads stay
 }
 
 // New returns a Store over b. The Store owns b from now on: Close closes it.
@@ -163,6 +166,7 @@ func New(b Backend, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{b: b, opts: opts, lim: frame.Limits{MaxDepth: opts.MaxDepth}}
+	s.pf, _ = b.(prefetcher)
 	s.lim.EnsureDefaults()
 	s.calc.maxDepth = opts.MaxDepth
 	s.none, _, _ = frame.DecodeValue(noneRaw, nil)
@@ -479,6 +483,17 @@ func (s *Store) applyUpdate(u Update) error {
 		return fmt.Errorf("negative expiry time %d: %w", u.ExpireAt, ErrInvalid)
 	}
 	return s.put(u.Key, u.Value, u.ExpireAt)
+}
+
+// Prefetch hints that key is about to be read or written. With the memory
+// backend it reads the key's slot of the hash table, so that prefetching a
+// run of random keys before applying them overlaps their cache misses
+// instead of taking one after another; other backends ignore it. It
+// changes nothing and never fails.
+func (s *Store) Prefetch(key []byte) {
+	if s.pf != nil && !s.closed {
+		s.touched += s.pf.prefetch(key)
+	}
 }
 
 // Expire removes up to max keys (max <= 0: no limit) whose expiry time is

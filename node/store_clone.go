@@ -128,6 +128,18 @@ func (sc *storeClone) run() {
 // lock.
 const applyPerLock = 256
 
+// prefetch hints the keys of the updates that open apply (at most
+// applyPerLock, the ones the next hold of the lock applies) to the store,
+// so that their cache misses overlap. sc.mu is held.
+func (sc *storeClone) prefetch(apply []repl.Apply) {
+	for i := range min(len(apply), applyPerLock) {
+		if apply[i].Kind != repl.ApplyUpdate {
+			return
+		}
+		sc.mu.store.Prefetch(apply[i].Update.Key)
+	}
+}
+
 // flush applies and sends what the clone's Ready holds.
 func (sc *storeClone) flush(chTopic string, now time.Time) {
 	log := sc.s.n.log
@@ -180,6 +192,7 @@ func (sc *storeClone) flush(chTopic string, now time.Time) {
 			if !locked {
 				sc.mu.Lock()
 				locked, held = true, 0
+				sc.prefetch(rd.Apply[i:])
 			}
 			held++
 			err := sc.mu.store.ApplyUpdate(kv.Update{Op: u.Op, Key: u.Key, Value: u.Value, ExpireAt: u.ExpireAt})
