@@ -5,6 +5,8 @@ package node
 // whose answers cannot come (lost on the way, evicted, master lost).
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,34 +182,131 @@ func (s *Store) sweep(now int64) {
 // pendingMap tracks a handle's requests to a remote master by request id,
 // and counts them in the node's total too (node, set by Store). Safe for
 // concurrent use.
+//
+// Ids are handed out in increasing order and mostly answered in that
+// order, so the pending ones are close to a range of consecutive ids: they
+// live in a ring indexed by id, which covers lo (no id below it is in the
+// ring) to hi (one past the newest). A request still pending when the
+// range would outgrow maxPendingRing ids (no answers for that long, or
+// only refusals of a full queue, which do not end older requests) moves to
+// far, a map, until it is answered or times out.
 type pendingMap struct {
-	mu   sync.Mutex
-	m    map[uint64]*Future
-	node *atomic.Int64
+	mu     sync.Mutex
+	ring   []*Future // ring[id&(len(ring)-1)] for lo <= id < hi; nil: none
+	lo, hi uint64
+	far    map[uint64]*Future // pending ids below lo
+	n      int                // pending requests, in ring and far
+	node   *atomic.Int64
 	// acked is the highest request id answered in order (see answer),
 	// answers counts the answers (for the tail probe).
 	acked, answers uint64
 }
 
+// Ring sizes of a pendingMap, in ids.
+const (
+	minPendingRing = 64
+	maxPendingRing = 1 << 16
+)
+
 // Store tracks f under id unless max requests are tracked already, or the
 // node's total is at nodeMax; it reports whether it did, and whether the
-// node's total refused it.
+// node's total refused it. Ids must increase from call to call.
 func (p *pendingMap) Store(id uint64, f *Future, max int, node *atomic.Int64, nodeMax int) (ok, nodeFull bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.m) >= max {
+	if p.n >= max {
 		return false, false
 	}
 	if node.Add(1) > int64(nodeMax) {
 		node.Add(-1)
 		return false, true
 	}
-	if p.m == nil {
-		p.m = make(map[uint64]*Future)
-	}
 	p.node = node
-	p.m[id] = f
+	p.n++
+	if id < p.hi { // not in increasing order: a broken caller, kept correct
+		if p.far == nil {
+			p.far = make(map[uint64]*Future)
+		}
+		p.far[id] = f
+		return true, false
+	}
+	p.fit(id)
+	p.ring[id&uint64(len(p.ring)-1)] = f
+	p.hi = id + 1
 	return true, false
+}
+
+// fit makes room in the ring for id (at least hi); p.mu is held.
+func (p *pendingMap) fit(id uint64) {
+	p.trim()
+	if p.lo == p.hi { // empty: start the range at id
+		p.lo, p.hi = id, id
+	}
+	need := id - p.lo + 1
+	if need <= uint64(len(p.ring)) {
+		return
+	}
+	if need <= maxPendingRing {
+		size := max(minPendingRing, len(p.ring))
+		for uint64(size) < need {
+			size *= 2
+		}
+		ring := make([]*Future, size)
+		for i := p.lo; i < p.hi; i++ {
+			ring[i&uint64(size-1)] = p.ring[i&uint64(len(p.ring)-1)]
+		}
+		p.ring = ring
+		return
+	}
+	// The oldest requests move to far, so that the ring spans at most
+	// maxPendingRing ids.
+	if len(p.ring) < maxPendingRing {
+		ring := make([]*Future, maxPendingRing)
+		for i := p.lo; i < p.hi; i++ {
+			ring[i&(maxPendingRing-1)] = p.ring[i&uint64(len(p.ring)-1)]
+		}
+		p.ring = ring
+	}
+	for newLo := id - maxPendingRing + 1; p.lo < newLo; p.lo++ {
+		i := p.lo & (maxPendingRing - 1)
+		if f := p.ring[i]; f != nil {
+			if p.far == nil {
+				p.far = make(map[uint64]*Future)
+			}
+			p.far[p.lo] = f
+			p.ring[i] = nil
+		}
+	}
+	p.hi = max(p.hi, p.lo)
+}
+
+// trim moves lo past ids no longer pending; p.mu is held.
+func (p *pendingMap) trim() {
+	for p.lo < p.hi && p.ring[p.lo&uint64(len(p.ring)-1)] == nil {
+		p.lo++
+	}
+}
+
+// take removes and returns request id, or nil; p.mu is held. It does not
+// update the node's total (removed does).
+func (p *pendingMap) take(id uint64) *Future {
+	if id >= p.lo && id < p.hi {
+		i := id & uint64(len(p.ring)-1)
+		if f := p.ring[i]; f != nil {
+			p.ring[i] = nil
+			p.n--
+			if id == p.lo {
+				p.trim()
+			}
+			return f
+		}
+	}
+	if f, ok := p.far[id]; ok {
+		delete(p.far, id)
+		p.n--
+		return f
+	}
+	return nil
 }
 
 // removed takes n requests off the node's total; p.mu is held.
@@ -217,39 +316,46 @@ func (p *pendingMap) removed(n int) {
 	}
 }
 
+// Load returns request id without removing it.
 func (p *pendingMap) Load(id uint64) (*Future, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	f, ok := p.m[id]
+	if id >= p.lo && id < p.hi {
+		if f := p.ring[id&uint64(len(p.ring)-1)]; f != nil {
+			return f, true
+		}
+	}
+	f, ok := p.far[id]
 	return f, ok
 }
 
+// Delete stops tracking request id.
 func (p *pendingMap) Delete(id uint64) {
 	p.LoadAndDelete(id)
 }
 
+// LoadAndDelete removes and returns request id.
 func (p *pendingMap) LoadAndDelete(id uint64) (*Future, bool) {
 	p.mu.Lock()
-	f, ok := p.m[id]
-	if ok {
-		delete(p.m, id)
-		p.removed(1)
+	defer p.mu.Unlock()
+	f := p.take(id)
+	if f == nil {
+		return nil, false
 	}
-	p.mu.Unlock()
-	return f, ok
+	p.removed(1)
+	return f, true
 }
 
 // answer removes and returns the request id. If ordered (the answer came
 // in the order of the requests), it also removes and returns the requests
 // before id, after the last one answered in order, that are still
-// pending: lost. Hot path: no allocation unless requests were lost.
+// pending: lost, oldest first. Hot path: no allocation unless requests
+// were lost.
 func (p *pendingMap) answer(id uint64, ordered bool) (f *Future, lost []*Future) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.answers++
-	f, ok := p.m[id]
-	if ok {
-		delete(p.m, id)
+	if f = p.take(id); f != nil {
 		p.removed(1)
 	}
 	if !ordered || id <= p.acked {
@@ -257,21 +363,24 @@ func (p *pendingMap) answer(id uint64, ordered bool) (f *Future, lost []*Future)
 	}
 	from := p.acked
 	p.acked = id
-	if id-from-1 <= uint64(len(p.m)) { // probe each id of the gap
-		for i := from + 1; i < id; i++ {
-			if g, ok := p.m[i]; ok {
-				delete(p.m, i)
+	if len(p.far) > 0 {
+		for i, g := range p.far {
+			if i > from && i < id {
+				delete(p.far, i)
 				lost = append(lost, g)
 			}
 		}
-	} else { // a gap wider than what is pending: scan instead
-		for i, g := range p.m {
-			if i > from && i < id {
-				delete(p.m, i)
-				lost = append(lost, g)
-			}
+		slices.SortFunc(lost, func(a, b *Future) int { return cmp.Compare(a.id, b.id) })
+	}
+	for i := max(from+1, p.lo); i < min(id, p.hi); i++ {
+		j := i & uint64(len(p.ring)-1)
+		if g := p.ring[j]; g != nil {
+			p.ring[j] = nil
+			lost = append(lost, g)
 		}
 	}
+	p.trim()
+	p.n -= len(lost)
 	p.removed(len(lost))
 	return f, lost
 }
@@ -280,7 +389,7 @@ func (p *pendingMap) answer(id uint64, ordered bool) (f *Future, lost []*Future)
 func (p *pendingMap) counts() (pending int, answers uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.m), p.answers
+	return p.n, p.answers
 }
 
 // takeOlder removes and returns the requests sent before limit (unix ns).
@@ -288,12 +397,21 @@ func (p *pendingMap) takeOlder(limit int64) []*Future {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []*Future
-	for id, f := range p.m {
+	for id, f := range p.far {
 		if f.sent < limit {
-			delete(p.m, id)
+			delete(p.far, id)
 			out = append(out, f)
 		}
 	}
+	for i := p.lo; i < p.hi; i++ {
+		j := i & uint64(len(p.ring)-1)
+		if f := p.ring[j]; f != nil && f.sent < limit {
+			p.ring[j] = nil
+			out = append(out, f)
+		}
+	}
+	p.trim()
+	p.n -= len(out)
 	p.removed(len(out))
 	return out
 }
@@ -302,11 +420,16 @@ func (p *pendingMap) takeOlder(limit int64) []*Future {
 func (p *pendingMap) takeAll() []*Future {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]*Future, 0, len(p.m))
-	for _, f := range p.m {
+	out := make([]*Future, 0, p.n)
+	for _, f := range p.far {
 		out = append(out, f)
 	}
-	p.m = nil
+	for i := p.lo; i < p.hi; i++ {
+		if f := p.ring[i&uint64(len(p.ring)-1)]; f != nil {
+			out = append(out, f)
+		}
+	}
+	p.ring, p.far, p.lo, p.n = nil, nil, p.hi, 0
 	p.removed(len(out))
 	return out
 }
