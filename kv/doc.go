@@ -13,7 +13,9 @@
 // returns the answer for the requester and the Update to replicate: always
 // the result, never the command — an add or subtract goes out as the put
 // of the value it produced, so clones never redo arithmetic and cannot
-// diverge on it. A clone applies Updates with Store.ApplyUpdate. Expiry
+// diverge on it. A clone applies Updates with Store.ApplyUpdate (calling
+// Store.Prefetch on a run of their keys first lets the memory backend's
+// cache misses overlap). Expiry
 // runs on the master only: it calls Store.Expire on a timer (or at
 // Store.NextExpiry) and replicates the expire Updates it returns; a clone
 // keeps expiry times (for a later snapshot) but never acts on them. Time
