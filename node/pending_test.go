@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
@@ -29,7 +30,7 @@ func (r *pendingModel) answer(id uint64, ordered bool) (*Future, []*Future) {
 			lost = append(lost, g)
 		}
 	}
-	slices.SortFunc(lost, func(a, b *Future) int { return int(a.id - b.id) })
+	slices.SortFunc(lost, func(a, b *Future) int { return cmp.Compare(a.id, b.id) })
 	return f, lost
 }
 
@@ -165,23 +166,56 @@ func TestPendingMapModel(t *testing.T) {
 	}
 }
 
-// BenchmarkPendingMap is a pipelined handle's bookkeeping per request:
-// tracked when sent, found and removed when its answer comes, 1024 in
-// flight.
+// BenchmarkPendingMap is a pipelined handle's bookkeeping per request,
+// 1024 in flight: tracked when sent, found and removed when its answer
+// comes (ring); and answers in order to requests that moved to the far
+// map (far: a refused request's id skipped more than the ring covers),
+// which must not scan the map each.
 func BenchmarkPendingMap(b *testing.B) {
-	var p pendingMap
-	var node atomic.Int64
-	fs := make([]Future, 1024)
-	id := uint64(0)
-	for ; id < 1024; id++ {
-		p.Store(id+1, &fs[id%1024], 4096, &node, 1<<30)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if f, lost := p.answer(id-1023, true); f == nil || lost != nil {
-			b.Fatal("answer not found")
+	b.Run("ring", func(b *testing.B) {
+		var p pendingMap
+		var node atomic.Int64
+		fs := make([]Future, 1024)
+		id := uint64(0)
+		for ; id < 1024; id++ {
+			p.Store(id+1, &fs[id%1024], 4096, &node, 1<<30)
 		}
-		id++
-		p.Store(id, &fs[id%1024], 4096, &node, 1<<30)
-	}
+		b.ReportAllocs()
+		for b.Loop() {
+			if f, lost := p.answer(id-1023, true); f == nil || lost != nil {
+				b.Fatal("answer not found")
+			}
+			id++
+			p.Store(id, &fs[id%1024], 4096, &node, 1<<30)
+		}
+	})
+	b.Run("far", func(b *testing.B) {
+		const n = 4096
+		var p pendingMap
+		var node atomic.Int64
+		fs := make([]Future, n+1)
+		next := uint64(n) // answered next; n: set up again
+		b.ReportAllocs()
+		for b.Loop() {
+			if next == n {
+				b.StopTimer()
+				p = pendingMap{}
+				for i := range uint64(n) {
+					fs[i].id = i + 1
+					p.Store(i+1, &fs[i], n+1, &node, 1<<30)
+				}
+				fs[n].id = 1 << 20
+				p.Store(1<<20, &fs[n], n+1, &node, 1<<30) // the rest move to far
+				if len(p.far) != n {
+					b.Fatalf("%d requests in far, want %d", len(p.far), n)
+				}
+				next = 1
+				b.StartTimer()
+			}
+			if f, lost := p.answer(next, true); f == nil || lost != nil {
+				b.Fatal("answer not found")
+			}
+			next++
+		}
+	})
 }

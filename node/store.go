@@ -418,7 +418,11 @@ func (s *Store) Do(op frame.StoreOp, key, val frame.Value, expiry time.Duration)
 		s.armTailLocked()
 	}
 	if err != nil {
-		s.pending.Delete(id)
+		if _, ok := s.pending.LoadAndDelete(id); !ok {
+			// Taken meanwhile by Close or by a lost master's cleanup
+			// (they do not hold sendMu), which resolved it.
+			return f
+		}
 		switch {
 		case errors.Is(err, netio.ErrQueueFull):
 			s.n.stats.storeLimit.Add(1)

@@ -194,7 +194,7 @@ type pendingMap struct {
 	mu     sync.Mutex
 	ring   []*Future // ring[id&(len(ring)-1)] for lo <= id < hi; nil: none
 	lo, hi uint64
-	far    map[uint64]*Future // pending ids below lo
+	far    map[uint64]*Future // pending ids the ring does not cover (below lo)
 	n      int                // pending requests, in ring and far
 	node   *atomic.Int64
 	// acked is the highest request id answered in order (see answer),
@@ -364,13 +364,22 @@ func (p *pendingMap) answer(id uint64, ordered bool) (f *Future, lost []*Future)
 	from := p.acked
 	p.acked = id
 	if len(p.far) > 0 {
-		for i, g := range p.far {
-			if i > from && i < id {
-				delete(p.far, i)
-				lost = append(lost, g)
+		if id-from-1 <= uint64(len(p.far)) { // probe each id of the gap (an answer in order has none)
+			for i := from + 1; i < id; i++ {
+				if g, ok := p.far[i]; ok {
+					delete(p.far, i)
+					lost = append(lost, g)
+				}
 			}
+		} else { // a gap wider than what is there: scan instead
+			for i, g := range p.far {
+				if i > from && i < id {
+					delete(p.far, i)
+					lost = append(lost, g)
+				}
+			}
+			slices.SortFunc(lost, func(a, b *Future) int { return cmp.Compare(a.id, b.id) })
 		}
-		slices.SortFunc(lost, func(a, b *Future) int { return cmp.Compare(a.id, b.id) })
 	}
 	for i := max(from+1, p.lo); i < min(id, p.hi); i++ {
 		j := i & uint64(len(p.ring)-1)
