@@ -224,16 +224,24 @@ func (p *pendingMap) Store(id uint64, f *Future, max int, node *atomic.Int64, no
 	p.node = node
 	p.n++
 	if id < p.hi { // not in increasing order: a broken caller, kept correct
-		if p.far == nil {
-			p.far = make(map[uint64]*Future)
-		}
-		p.far[id] = f
+		p.toFar(id, f)
 		return true, false
 	}
 	p.fit(id)
-	p.ring[id&uint64(len(p.ring)-1)] = f
+	*p.at(id) = f
 	p.hi = id + 1
 	return true, false
+}
+
+// at returns id's slot of the ring, which must have one.
+func (p *pendingMap) at(id uint64) **Future { return &p.ring[id&uint64(len(p.ring)-1)] }
+
+// toFar tracks request id in the far map; p.mu is held.
+func (p *pendingMap) toFar(id uint64, f *Future) {
+	if p.far == nil {
+		p.far = make(map[uint64]*Future)
+	}
+	p.far[id] = f
 }
 
 // fit makes room in the ring for id (at least hi); p.mu is held.
@@ -246,35 +254,26 @@ func (p *pendingMap) fit(id uint64) {
 	if need <= uint64(len(p.ring)) {
 		return
 	}
-	if need <= maxPendingRing {
+	if len(p.ring) < maxPendingRing {
 		size := max(minPendingRing, len(p.ring))
-		for uint64(size) < need {
+		for uint64(size) < need && size < maxPendingRing {
 			size *= 2
 		}
 		ring := make([]*Future, size)
 		for i := p.lo; i < p.hi; i++ {
-			ring[i&uint64(size-1)] = p.ring[i&uint64(len(p.ring)-1)]
+			ring[i&uint64(size-1)] = *p.at(i)
 		}
 		p.ring = ring
-		return
+		if need <= uint64(size) {
+			return
+		}
 	}
 	// The oldest requests move to far, so that the ring spans at most
 	// maxPendingRing ids.
-	if len(p.ring) < maxPendingRing {
-		ring := make([]*Future, maxPendingRing)
-		for i := p.lo; i < p.hi; i++ {
-			ring[i&(maxPendingRing-1)] = p.ring[i&uint64(len(p.ring)-1)]
-		}
-		p.ring = ring
-	}
 	for newLo := id - maxPendingRing + 1; p.lo < newLo; p.lo++ {
-		i := p.lo & (maxPendingRing - 1)
-		if f := p.ring[i]; f != nil {
-			if p.far == nil {
-				p.far = make(map[uint64]*Future)
-			}
-			p.far[p.lo] = f
-			p.ring[i] = nil
+		if slot := p.at(p.lo); *slot != nil {
+			p.toFar(p.lo, *slot)
+			*slot = nil
 		}
 	}
 	p.hi = max(p.hi, p.lo)
@@ -282,7 +281,7 @@ func (p *pendingMap) fit(id uint64) {
 
 // trim moves lo past ids no longer pending; p.mu is held.
 func (p *pendingMap) trim() {
-	for p.lo < p.hi && p.ring[p.lo&uint64(len(p.ring)-1)] == nil {
+	for p.lo < p.hi && *p.at(p.lo) == nil {
 		p.lo++
 	}
 }
@@ -291,9 +290,9 @@ func (p *pendingMap) trim() {
 // update the node's total (removed does).
 func (p *pendingMap) take(id uint64) *Future {
 	if id >= p.lo && id < p.hi {
-		i := id & uint64(len(p.ring)-1)
-		if f := p.ring[i]; f != nil {
-			p.ring[i] = nil
+		if slot := p.at(id); *slot != nil {
+			f := *slot
+			*slot = nil
 			p.n--
 			if id == p.lo {
 				p.trim()
@@ -321,7 +320,7 @@ func (p *pendingMap) Load(id uint64) (*Future, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if id >= p.lo && id < p.hi {
-		if f := p.ring[id&uint64(len(p.ring)-1)]; f != nil {
+		if f := *p.at(id); f != nil {
 			return f, true
 		}
 	}
@@ -382,9 +381,9 @@ func (p *pendingMap) answer(id uint64, ordered bool) (f *Future, lost []*Future)
 		}
 	}
 	for i := max(from+1, p.lo); i < min(id, p.hi); i++ {
-		j := i & uint64(len(p.ring)-1)
-		if g := p.ring[j]; g != nil {
-			p.ring[j] = nil
+		if slot := p.at(i); *slot != nil {
+			g := *slot
+			*slot = nil
 			lost = append(lost, g)
 		}
 	}
@@ -413,9 +412,9 @@ func (p *pendingMap) takeOlder(limit int64) []*Future {
 		}
 	}
 	for i := p.lo; i < p.hi; i++ {
-		j := i & uint64(len(p.ring)-1)
-		if f := p.ring[j]; f != nil && f.sent < limit {
-			p.ring[j] = nil
+		if slot := p.at(i); *slot != nil && (*slot).sent < limit {
+			f := *slot
+			*slot = nil
 			out = append(out, f)
 		}
 	}
@@ -434,7 +433,7 @@ func (p *pendingMap) takeAll() []*Future {
 		out = append(out, f)
 	}
 	for i := p.lo; i < p.hi; i++ {
-		if f := p.ring[i&uint64(len(p.ring)-1)]; f != nil {
+		if f := *p.at(i); f != nil {
 			out = append(out, f)
 		}
 	}
