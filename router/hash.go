@@ -60,3 +60,7 @@ func load64(b []byte, i int) uint64 {
 func load32(b []byte, i int) uint32 {
 	return binary.LittleEndian.Uint32((*[4]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(b)), i))[:])
 }
+
+// stringBytes views s as bytes without a copy, for reading only: the view
+// must not be written, nor outlive the call that made it.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -17,23 +17,21 @@ type entry[S comparable] struct {
 	hash  uint64
 	gen   atomic.Uint64 // raised in place by refresh; every other field is immutable
 	topic string        // a copy of the topic, in buf if it has at most shortTopic bytes
-	subs  []S           // read-only; often shared with a trie node, or one's own
+	subs  []S           // read-only: the entry's own copy
 	buf   [shortTopic]byte
-	one   [1]S // subs of a one-subscriber result that is not shared
+	one   [1]S // subs of a one-subscriber result
 }
 
 // newEntry returns an entry for topic. Its copy of the topic is in the
 // entry itself when it fits, so that a miss allocates one object, not two;
 // a longer topic is copied unless old, an earlier copy, is given. The
-// result is shared (kept as it is), or else copied from result: one
-// subscriber into the entry itself, more into an array of their own.
-// (Two parameters, so that result, often a caller's stack buffer, does not
-// escape.)
-func newEntry[S comparable](h, gen uint64, topic []byte, old string, shared, result []S) *entry[S] {
-	e := &entry[S]{hash: h, subs: shared}
+// result is copied: one subscriber into the entry itself, more into an
+// array of their own.
+func newEntry[S comparable](h, gen uint64, topic []byte, old string, result []S) *entry[S] {
+	e := &entry[S]{hash: h}
 	e.gen.Store(gen)
 	switch {
-	case shared != nil || len(result) == 0:
+	case len(result) == 0:
 	case len(result) == 1:
 		e.one[0] = result[0]
 		e.subs = e.one[:]
@@ -124,7 +122,7 @@ func appendSubs[S comparable](dst, subs []S) []S {
 // path for short topics.
 func (r *Router[S]) match(snap *snapshot[S], topic []byte, dst []S) []S {
 	if len(topic) > r.maxTopic {
-		dst, _, _ = collect(snap, topic, dst)
+		dst, _ = r.walk(snap, topic, dst, uint64(len(topic)))
 		return dst
 	}
 	e, h := r.lookup(snap, topic)
@@ -250,7 +248,7 @@ func (r *Router[S]) Each(topic []byte, fn func(S)) {
 			res = r.fill(snap, h, topic, buf[:0])
 		}
 	} else {
-		res, _, _ = collect(snap, topic, buf[:0])
+		res, _ = r.walk(snap, topic, buf[:0], uint64(len(topic)))
 	}
 	for _, s := range res {
 		fn(s)
@@ -261,14 +259,11 @@ func (r *Router[S]) Each(topic []byte, fn func(S)) {
 // dst and stores it in the cache slot of hash h.
 func (r *Router[S]) fill(snap *snapshot[S], h uint64, topic []byte, dst []S) []S {
 	start := len(dst)
-	dst, shared, ok := collect(snap, topic, dst)
+	dst, snap = r.walk(snap, topic, dst, h>>32)
 	r.misses.Add(1)
-	var result []S
-	if !ok {
-		if len(dst)-start > r.maxResult {
-			return dst
-		}
-		shared, result = nil, dst[start:] // copied by newEntry
+	result := dst[start:] // copied by newEntry
+	if len(result) > r.maxResult {
+		return dst
 	}
 	// A reader that loaded its snapshot before a writer published the next
 	// one must not overwrite an entry that may already be current.
@@ -281,7 +276,7 @@ func (r *Router[S]) fill(snap *snapshot[S], h uint64, topic []byte, dst []S) []S
 		return dst
 	}
 	// newEntry copies topic: it may be a view into a network buffer.
-	slot.Store(newEntry(h, snap.gen, topic, old, shared, result))
+	slot.Store(newEntry(h, snap.gen, topic, old, result))
 	return dst
 }
 
@@ -348,7 +343,7 @@ func (r *Router[S]) victim(gen, h uint64, topic []byte) (slot *atomic.Pointer[en
 // matchUncached is Match without the cache, for tests and benchmarks that
 // check the trie itself.
 func (r *Router[S]) matchUncached(topic []byte, dst []S) []S {
-	dst, _, _ = collect(r.snap.Load(), topic, dst)
+	dst, _ = r.walk(r.snap.Load(), topic, dst, 0)
 	return dst
 }
 

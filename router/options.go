@@ -33,11 +33,9 @@ type Options struct {
 	// an entry keeps a copy of its topic. 0 means DefaultCacheMaxTopic (256).
 	CacheMaxTopic int
 
-	// CacheMaxResult bounds the number of subscribers an entry copies. A
-	// result that is one prefix's list of two or more subscribers is shared
-	// with the trie and always cached; any other result (one subscriber, or
-	// merged from several prefixes) is copied, and not cached if it is
-	// longer than this. 0 means DefaultCacheMaxResult (1024).
+	// CacheMaxResult bounds the number of subscribers an entry copies: a
+	// longer result is not cached, so every Match of its topic walks the
+	// trie. 0 means DefaultCacheMaxResult (1024).
 	CacheMaxResult int
 }
 

@@ -90,10 +90,13 @@ type savedSnap struct {
 
 func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, ref: reference{}}
-	for _, o := range []Options{{}, {CacheSize: 2}, {CacheSize: -1}, {CacheSize: 16, CacheMaxResult: 1, CacheMaxTopic: 3}} {
+	for i, o := range []Options{{}, {CacheSize: 2}, {CacheSize: -1}, {CacheSize: 16, CacheMaxResult: 1, CacheMaxTopic: 3}} {
 		r, err := New[int](o)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i > 0 {
+			r.mu.slack = 0 // rebuild the arrays whenever a third is live
 		}
 		h.rs = append(h.rs, r)
 	}
@@ -212,13 +215,23 @@ func (h *harness) save() {
 func (h *harness) check(topics []string) {
 	h.t.Helper()
 	for _, sv := range h.saved {
+		// A snapshot whose arrays a compaction retired is no longer walked
+		// (readers that find it retired move to the current one), and the
+		// writer may reuse its arrays; pinned, the others must not change.
+		pin := &sv.snap.arrs.pins[0].n
+		pin.Add(1)
+		if sv.snap.arrs.retired.Load() {
+			pin.Add(-1)
+			continue
+		}
 		for _, topic := range topics {
-			got, _, _ := collect(sv.snap, []byte(topic), nil)
+			got := collect(sv.snap, []byte(topic), nil)
 			slices.Sort(got)
 			if want := sv.ref.match(topic); !slices.Equal(got, want) {
 				h.t.Fatalf("old snapshot gen %d changed: Match(%q) = %v, want %v", sv.snap.gen, topic, got, want)
 			}
 		}
+		pin.Add(-1)
 	}
 	for i, r := range h.rs {
 		if err := checkTrie(r); err != nil {
@@ -245,49 +258,64 @@ func (h *harness) check(topics []string) {
 	}
 }
 
-// checkTrie verifies the structural invariants of the current trie and
-// that the snapshot's counters agree with it.
+// checkTrie verifies the structural invariants of the current trie, that
+// the snapshot's counters agree with it, and that the writer's count of
+// live array elements is exact and its garbage within the compaction bound.
 func checkTrie(r *Router[int]) error {
 	snap := r.snap.Load()
-	if snap.root.label != "" {
-		return fmt.Errorf("root label %q", snap.root.label)
+	st := &snap.st
+	if _, l := st.label(snap.root); l != 0 {
+		return fmt.Errorf("root label %q", st.labelString(snap.root))
 	}
 	var nodes, prefixes, pairs int
-	var visit func(n *node[int], key string, root bool) error
-	visit = func(n *node[int], key string, root bool) error {
+	var live liveCounts
+	var visit func(n uint32, key string, root bool) error
+	visit = func(n uint32, key string, root bool) error {
 		nodes++
-		if len(n.subs) != len(n.ids) {
-			return fmt.Errorf("node %q: slices not parallel", key)
+		off, l := st.run(n)
+		ids := st.ids[off : off+l]
+		var subs []int
+		for _, id := range ids {
+			subs = append(subs, snap.tab.get(id))
 		}
-		if len(n.subs) > 0 {
+		live.words += recSize(st.kcap(n))
+		live.labels += len(st.labelString(n))
+		live.ids += st.scap(n)
+		if l > st.scap(n) {
+			return fmt.Errorf("node %q: %d subscribers, run capacity %d", key, l, st.scap(n))
+		}
+		if l > 0 {
 			prefixes++
-			pairs += len(n.subs)
+			pairs += l
 		}
-		if !root && len(n.subs) == 0 && len(n.kids) < 2 {
-			return fmt.Errorf("node %q: no subscribers and %d children (not compacted)", key, len(n.kids))
+		nk := st.nkids(n)
+		if nk > st.kcap(n) {
+			return fmt.Errorf("node %q: %d children, capacity %d", key, nk, st.kcap(n))
 		}
-		for i, s := range n.subs {
-			if slices.Index(n.subs, s) != i || slices.Index(n.ids, n.ids[i]) != i {
+		if !root && l == 0 && nk < 2 {
+			return fmt.Errorf("node %q: no subscribers and %d children (not compacted)", key, nk)
+		}
+		for i, s := range subs {
+			if slices.Index(subs, s) != i || slices.Index(ids, ids[i]) != i {
 				return fmt.Errorf("node %q: duplicate subscriber %d", key, s)
 			}
-			if n.ids[i] >= snap.idLimit {
-				return fmt.Errorf("node %q: id %d >= limit %d", key, n.ids[i], snap.idLimit)
+			if ids[i] >= snap.idLimit {
+				return fmt.Errorf("node %q: id %d >= limit %d", key, ids[i], snap.idLimit)
 			}
-		}
-		if (n.big != nil) != (len(n.kids) > 8) {
-			return fmt.Errorf("node %q: %d children, big bitmap %v", key, len(n.kids), n.big != nil)
 		}
 		var k8 uint64
 		var bm [4]uint64
-		for i, c := range n.kids {
-			if c.label == "" {
+		for i := range nk {
+			c := st.kid(n, i)
+			lab := st.labelString(c)
+			if lab == "" {
 				return fmt.Errorf("node %q: child %d has an empty label", key, i)
 			}
-			b := c.label[0]
-			if i > 0 && n.kids[i-1].label[0] >= b {
+			b := lab[0]
+			if i > 0 && st.labelString(st.kid(n, i-1))[0] >= b {
 				return fmt.Errorf("node %q: children out of order at %d", key, i)
 			}
-			if j, ok := n.find(b); !ok || j != i {
+			if j, ok := st.find(n, b); !ok || j != i {
 				return fmt.Errorf("node %q: find(%q) = %d, %v; want %d", key, b, j, ok, i)
 			}
 			if i < 8 {
@@ -295,36 +323,38 @@ func checkTrie(r *Router[int]) error {
 			}
 			bm[b>>6] |= 1 << (b & 63)
 		}
-		if n.big == nil && n.k8 != k8 || n.big != nil && (*n.big != bm || n.k8 != 0) {
-			return fmt.Errorf("node %q: child index k8 %#x big %v, children give %#x %v", key, n.k8, n.big, k8, bm)
+		if st.kcap(n) <= 8 && st.words[n+hK8] != k8 ||
+			st.kcap(n) > 8 && [4]uint64(st.words[n+hdr:n+hdr+4]) != bm {
+			return fmt.Errorf("node %q: child index does not match the children (capacity %d)", key, st.kcap(n))
 		}
 		// find and slot, at the children's bytes, their neighbours and the
 		// ends of the byte range: where an off-by-one would show.
 		probe := []int{0, 255}
-		for _, c := range n.kids {
-			b := int(c.label[0])
+		for i := range nk {
+			b := int(st.labelString(st.kid(n, i))[0])
 			probe = append(probe, b, max(b-1, 0), min(b+1, 255))
 		}
 		for _, b := range probe {
-			j, ok := n.find(byte(b))
+			j, ok := st.find(n, byte(b))
 			if ok != (bm[b>>6]&(1<<(b&63)) != 0) {
 				return fmt.Errorf("node %q: find(%#x) = %d, %v", key, b, j, ok)
 			}
 			below := 0
-			for _, c := range n.kids {
-				if int(c.label[0]) < b {
+			for i := range nk {
+				if int(st.labelString(st.kid(n, i))[0]) < b {
 					below++
 				}
 			}
-			if j, _ := n.slot(byte(b)); j != below {
+			if j, _ := st.slot(n, byte(b)); j != below {
 				return fmt.Errorf("node %q: slot(%#x) = %d, want %d", key, b, j, below)
 			}
 		}
-		if lab := load8(n.label); lab != n.lab {
-			return fmt.Errorf("node %q: lab %#x, label gives %#x", key, n.lab, lab)
+		if lab := load8([]byte(st.labelString(n))); lab != st.words[n+hLab] {
+			return fmt.Errorf("node %q: lab %#x, label gives %#x", key, st.words[n+hLab], lab)
 		}
-		for _, c := range n.kids {
-			if err := visit(c, key+c.label, false); err != nil {
+		for i := range nk {
+			c := st.kid(n, i)
+			if err := visit(c, key+st.labelString(c), false); err != nil {
 				return err
 			}
 		}
@@ -336,6 +366,38 @@ func checkTrie(r *Router[int]) error {
 	if nodes != snap.nodes || prefixes != snap.prefixes || pairs != snap.pairs {
 		return fmt.Errorf("counters nodes/prefixes/pairs %d/%d/%d, trie has %d/%d/%d",
 			snap.nodes, snap.prefixes, snap.pairs, nodes, prefixes, pairs)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.snap.Load() != snap {
+		return nil // a concurrent writer moved on: its counts are for another trie
+	}
+	if live != r.mu.live {
+		return fmt.Errorf("live counts %+v, trie has %+v", r.mu.live, live)
+	}
+	w := writer{st: &r.mu.st, live: &r.mu.live, slack: r.mu.slack}
+	if w.needsCompaction() {
+		return fmt.Errorf("published with garbage past the bound: lengths %d/%d/%d, live %+v",
+			len(r.mu.st.words), len(r.mu.st.labels), len(r.mu.st.ids), live)
+	}
+	// The id table names exactly the subscribers in the index.
+	named := 0
+	for id := range uint32(len(snap.tab) * tabChunk) {
+		if snap.tab.get(id) != 0 {
+			named++
+		}
+	}
+	nonzero := 0 // subscriber 0 is the zero value, which a cleared id holds too
+	for s, sst := range r.mu.subs {
+		if got := snap.tab.get(sst.id); got != s {
+			return fmt.Errorf("id table: id %d names %d, want %d", sst.id, got, s)
+		}
+		if s != 0 {
+			nonzero++
+		}
+	}
+	if named != nonzero {
+		return fmt.Errorf("id table names %d subscribers, the index has %d", named, nonzero)
 	}
 	return nil
 }

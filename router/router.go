@@ -33,6 +33,13 @@ type Router[S comparable] struct {
 		subs   map[S]*subState // every subscriber with at least one prefix
 		free   []uint32        // ids of removed subscribers, reused first
 		nextID uint32          // one past the highest id ever handed out
+		st     store           // the trie's arrays, with room to append
+		arrs   *arrays         // st's generation, which snapshots publish
+		spare  store           // the arrays retired by the last compaction
+		spareA *arrays         // their generation; nil if there are none
+		tab    tableWriter[S]  // the id table being built
+		live   liveCounts      // how much of st the current trie uses
+		slack  int             // compactSlack; tests lower it
 	}
 }
 
@@ -40,7 +47,10 @@ type Router[S comparable] struct {
 // that belong to it. Writers publish a new one; readers load the current one
 // once per call and use only it, so a call sees one consistent state.
 type snapshot[S comparable] struct {
-	root        *node[S]
+	st          store       // the arrays as published: readers index below their lengths
+	tab         subTable[S] // subscribers by id
+	arrs        *arrays     // st's generation: readers pin it while they walk
+	root        uint32
 	gen         uint64 // increases with every published snapshot; tags cache entries
 	pairs       int    // (prefix, subscriber) pairs
 	subscribers int
@@ -113,7 +123,11 @@ func New[S comparable](opts Options) (*Router[S], error) {
 		}
 	}
 	r.mu.subs = make(map[S]*subState)
-	r.snap.Store(&snapshot[S]{root: &node[S]{tag: 1 << ownBits}, gen: 1, nodes: 1, bits: &r.bits})
+	r.mu.slack = compactSlack
+	r.mu.arrs = new(arrays)
+	w := writer{st: &r.mu.st, live: &r.mu.live}
+	root := w.newRec(0, 0, 0)
+	r.snap.Store(&snapshot[S]{st: r.mu.st, arrs: r.mu.arrs, root: root, gen: 1, nodes: 1, bits: &r.bits})
 	return r, nil
 }
 
@@ -219,39 +233,46 @@ func (r *Router[S]) Metrics() Metrics {
 }
 
 // beginLocked starts building the snapshot after the current one.
-func (r *Router[S]) beginLocked() (writer[S], *node[S]) {
+func (r *Router[S]) beginLocked() (writer, uint32) {
 	old := r.snap.Load()
-	return writer[S]{gen: old.gen + 1, pairs: old.pairs, prefixes: old.prefixes, nodes: old.nodes}, old.root
+	return writer{gen: old.gen + 1,
+		st: &r.mu.st, live: &r.mu.live, slack: r.mu.slack,
+		wStart: uint32(len(r.mu.st.words)), sStart: len(r.mu.st.ids),
+		pairs: old.pairs, prefixes: old.prefixes, nodes: old.nodes,
+	}, old.root
 }
 
 // changeLocked applies one change to the index and to the trie under
 // construction, and reports whether it took effect. The index is consulted
 // first so the trie is only touched by changes that change it.
-func (r *Router[S]) changeLocked(w *writer[S], root **node[S], c Change[S]) bool {
+func (r *Router[S]) changeLocked(w *writer, root *uint32, c Change[S]) bool {
 	st := r.mu.subs[c.Sub]
 	if c.Op == OpSubscribe {
 		if st == nil {
 			st = &subState{id: r.newIDLocked()}
 			r.mu.subs[c.Sub] = st
+			r.mu.tab.set(w.gen, st.id, c.Sub)
 		}
 		if !st.add(c.Prefix) {
 			return false
 		}
-		*root = w.insert(*root, c.Prefix, c.Sub, st.id)
+		*root = w.insert(*root, c.Prefix, st.id)
 		w.pairs++
 		return true
 	}
 	if st == nil || !st.del(c.Prefix) {
 		return false
 	}
-	if *root = w.remove(*root, c.Prefix, st.id); *root == nil {
+	if *root = w.remove(*root, c.Prefix, st.id); *root == noNode {
 		// The root was a leaf and lost its only subscriber (prefix ""):
 		// the trie always has a root.
-		var zero S
-		*root = w.newNode("", 0, false, zero, 0)
+		*root = w.newRec(0, 0, 0)
+		w.nodes++
 	}
 	w.pairs--
 	if st.len() == 0 {
+		var zero S
+		r.mu.tab.set(w.gen, st.id, zero) // no reference to a subscriber that left
 		delete(r.mu.subs, c.Sub)
 		r.mu.free = append(r.mu.free, st.id)
 	}
@@ -260,14 +281,30 @@ func (r *Router[S]) changeLocked(w *writer[S], root **node[S], c Change[S]) bool
 
 // publishLocked makes the trie built by w the current snapshot, unless no
 // change took effect (then nothing was copied and the generation, and with
-// it every cache entry, stays valid).
-func (r *Router[S]) publishLocked(w *writer[S], root *node[S], changed int) {
+// it every cache entry, stays valid). If the arrays hold enough garbage, it
+// first copies the trie into fresh ones.
+func (r *Router[S]) publishLocked(w *writer, root uint32, changed int) {
 	if changed == 0 {
 		return
 	}
+	var retire *arrays
+	if w.needsCompaction() {
+		var spare *store
+		if r.mu.spareA != nil && r.mu.spareA.idle() {
+			spare = &r.mu.spare
+		}
+		st, newRoot, live := compactStore(&r.mu.st, spare, root, r.mu.live, r.mu.slack)
+		retire = r.mu.arrs
+		r.mu.spare, r.mu.spareA = r.mu.st, retire
+		r.mu.st, r.mu.arrs, r.mu.live, root = *st, new(arrays), live, newRoot
+	}
+	old := r.snap.Load()
 	r.snap.Store(&snapshot[S]{
+		st:          r.mu.st,
+		arrs:        r.mu.arrs,
+		tab:         r.mu.tab.tab,
 		root:        root,
-		gen:         w.gen,
+		gen:         old.gen + 1,
 		pairs:       w.pairs,
 		subscribers: len(r.mu.subs),
 		prefixes:    w.prefixes,
@@ -275,6 +312,11 @@ func (r *Router[S]) publishLocked(w *writer[S], root *node[S], changed int) {
 		idLimit:     r.mu.nextID,
 		bits:        &r.bits,
 	})
+	// Retire the old generation only now that the snapshot that replaces it
+	// is published: a reader that finds it retired walks the current one.
+	if retire != nil {
+		retire.retired.Store(true)
+	}
 }
 
 func (r *Router[S]) newIDLocked() uint32 {

@@ -3,10 +3,13 @@ package router
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"unsafe"
+	"weak"
 
 	"go.uber.org/goleak"
 )
@@ -244,7 +247,7 @@ func TestCacheLimits(t *testing.T) {
 	if misses() != 2 {
 		t.Fatalf("misses = %d, want 2 (large merged result not cached)", misses())
 	}
-	// "a" is one node's list: shared with the trie, cached whatever its size.
+	// "a" has one subscriber, within CacheMaxResult: cached.
 	r.MatchString("a", nil)
 	r.MatchString("a", nil)
 	if misses() != 3 {
@@ -271,31 +274,34 @@ func TestOptions(t *testing.T) {
 	}
 }
 
-// TestCacheDoesNotPinNodes checks that a cache entry for a one-subscriber
-// result does not share the node's inline subscriber slot: that would keep
-// the node, and through its children an old version of the trie, alive for
-// as long as the entry stays in the cache.
-func TestCacheDoesNotPinNodes(t *testing.T) {
-	r := mustNew[int](t, Options{CacheSize: 1}) // one set of 2 slots
-	r.Subscribe("a", 1)
-	r.Subscribe("b", 2)
-	r.Subscribe("b", 3)
-	for _, tc := range []struct {
-		topic  string
-		shared bool // a longer list is its own array: sharing it is fine
-	}{{"ab", false}, {"bc", true}} {
-		r.MatchString(tc.topic, nil)
-		e := r.sets[0][0].Load()
-		if e == nil || e.topic != tc.topic {
-			e = r.sets[0][1].Load()
-		}
-		n := child(r.snap.Load().root, []byte(tc.topic), 0)
-		if e == nil || e.topic != tc.topic || n == nil {
-			t.Fatalf("%s: no cache entry or node", tc.topic)
-		}
-		if got := &e.subs[0] == &n.subs[0]; got != tc.shared {
-			t.Errorf("%s: entry shares the node's subscriber array: %v, want %v", tc.topic, got, tc.shared)
-		}
+// TestLeftSubscriberUnreachable checks that the router keeps no reference
+// to a subscriber once it has left, though the trie's arrays still hold the
+// garbage of the writes that removed it: they hold ids, and the id table's
+// new version no longer names it.
+func TestLeftSubscriberUnreachable(t *testing.T) {
+	// Subscribers of 64 bytes: the allocator may pack objects of 16 bytes
+	// or less into one block, which keep would then keep alive.
+	type sub [64]byte
+	r := mustNew[*sub](t, Options{CacheSize: -1}) // a cache entry would hold the result
+	keep := new(sub)
+	r.Subscribe("a", keep)
+	gone := new(sub)
+	wp := weak.Make(gone)
+	r.Subscribe("ab", gone)
+	r.Subscribe("b", gone)
+	if got := r.MatchString("abc", nil); len(got) != 2 {
+		t.Fatalf("Match = %v, want both subscribers", got)
+	}
+	if r.RemoveSubscriber(gone) != 2 {
+		t.Fatal("RemoveSubscriber did not remove both prefixes")
+	}
+	gone = nil
+	runtime.GC()
+	if wp.Value() != nil {
+		t.Error("the router still references a subscriber that left")
+	}
+	if got := r.MatchString("abc", nil); len(got) != 1 || got[0] != keep {
+		t.Errorf("Match = %v, want the remaining subscriber", got)
 	}
 }
 
@@ -388,4 +394,120 @@ func TestSameBytes(t *testing.T) {
 			t.Fatalf("len %d: different lengths equal", n)
 		}
 	}
+}
+
+// TestCompaction checks the writer's rebuild of the trie's arrays: it
+// happens (the arrays move), it keeps them within compactFactor times the
+// live trie (checkTrie), it never reuses arrays that a walk has pinned, it
+// does reuse them once they are free, and when the router shrinks the
+// arrays shrink with it.
+func TestCompaction(t *testing.T) {
+	r := mustNew[int](t, Options{})
+	r.mu.slack = 0
+	rng := rand.New(rand.NewPCG(5, 5))
+	var live []Change[int]
+	fresh := func() Change[int] {
+		return Change[int]{Op: OpSubscribe, Prefix: randString(rng, 1+rng.IntN(12), "abcdefghij/"), Sub: rng.IntN(37)}
+	}
+	for len(live) < 2000 {
+		if c := fresh(); r.Apply([]Change[int]{c}) == 1 {
+			live = append(live, c)
+		}
+	}
+	drop := func() {
+		k := rng.IntN(len(live))
+		r.Unsubscribe(live[k].Prefix, live[k].Sub)
+		live[k] = live[len(live)-1]
+		live = live[:len(live)-1]
+	}
+	backing := func() *uint64 { st := r.snap.Load().st; return &st.words[:cap(st.words)][0] }
+	cur := backing()
+	seen := map[*uint64]bool{cur: true}
+	var moves, reuses int // compactions onto new arrays, and onto ones seen before
+	var pinned *uint64    // arrays that must not be reused
+	churn := func(n int) {
+		for range n {
+			drop()
+			for {
+				if c := fresh(); r.Apply([]Change[int]{c}) == 1 {
+					live = append(live, c)
+					break
+				}
+			}
+			b := backing()
+			switch {
+			case b == cur:
+			case b == pinned:
+				t.Fatal("a compaction reused arrays that a walk pins")
+			case seen[b]:
+				reuses++
+			default:
+				moves++
+				seen[b] = true
+			}
+			cur = b
+		}
+	}
+
+	// A walk in progress pins its snapshot's arrays: however many
+	// compactions pass, they are not reused, and the snapshot still gives
+	// the results it gave.
+	// (Pin a snapshot just after a compaction, so that its arrays are the
+	// ones the writer goes on appending to, and retires.)
+	for m := moves; moves == m; {
+		churn(1)
+	}
+	old := r.snap.Load()
+	pin := &old.arrs.pins[3].n
+	pin.Add(1)
+	pinned = cur
+	topics := make([]string, 200)
+	oldWant := make(map[string][]int)
+	for i := range topics {
+		topics[i] = randString(rng, 1+rng.IntN(16), "abcdefghij/")
+		oldWant[topics[i]] = sortedMatch(r, topics[i])
+	}
+	moves, reuses = 0, 0
+	churn(20000)
+	if moves+reuses < 3 || !old.arrs.retired.Load() {
+		t.Fatalf("%d compactions, old arrays retired %v: want 3 or more, and retired", moves+reuses, old.arrs.retired.Load())
+	}
+	for _, topic := range topics {
+		got := collect(old, []byte(topic), nil)
+		slices.Sort(got)
+		if !slices.Equal(got, oldWant[topic]) {
+			t.Fatalf("pinned snapshot: Match(%q) = %v, want %v", topic, got, oldWant[topic])
+		}
+	}
+	pin.Add(-1)
+
+	// Free arrays are reused: the writer alternates between two sets.
+	pinned, reuses = nil, 0
+	churn(20000)
+	if reuses == 0 {
+		t.Fatalf("no compaction reused the arrays (%d allocated new ones)", moves)
+	}
+	if err := checkTrie(r); err != nil {
+		t.Fatal(err)
+	}
+
+	for len(live) > 10 {
+		drop()
+		if len(live)%100 == 0 {
+			if err := checkTrie(r); err != nil {
+				t.Fatalf("%d subscriptions: %v", len(live), err)
+			}
+		}
+	}
+	st := r.snap.Load().st
+	if n := len(st.words); n > 3*recSize(8)*(2*len(live)+1) {
+		t.Errorf("%d subscriptions left in %d words", len(live), n)
+	}
+}
+
+// sortedMatch returns r's result for topic, sorted.
+func sortedMatch(r *Router[int], topic string) []int {
+	got := r.MatchString(topic, nil)
+	slices.Sort(got)
+	return got
 }

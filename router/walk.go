@@ -9,89 +9,125 @@ import (
 // The read side of the trie: what Match does on a cache miss. It reads one
 // immutable snapshot and takes no lock.
 
-// child returns the child of n whose label is a prefix of topic[i:], or nil.
+// child returns the child of n whose label is a prefix of topic[i:], and
+// the length of that label, or noNode.
 //
-// Hot path: find and, for labels of up to 8 bytes with 8 bytes of topic
-// left, the label check read only n and the child node, no key array and no
-// label bytes; otherwise the label is compared in place (the string(...)
-// conversion is only compared, so it does not allocate).
-func child[S comparable](n *node[S], topic []byte, i int) *node[S] {
+// Hot path: the child index (k8, or the bitmap of a wide node) and, for
+// labels of up to 8 bytes with 8 bytes of topic left, the label check read
+// only n's record and the child's first words, not the label bytes;
+// otherwise the label is compared in place (the string(...) conversion is
+// only compared, so it does not allocate).
+func (s *store) child(n uint32, topic []byte, i int) (uint32, int) {
 	if i >= len(topic) {
-		return nil
+		return noNode, 0
 	}
-	// n.find, by hand for the common node of up to 8 children (find
-	// itself is too large to inline).
+	w := s.words
+	h := w[n+hKids]
 	b := topic[i]
 	var j int
-	if n.big == nil {
-		x := n.k8 ^ lsb8*uint64(b)
-		if j = bits.TrailingZeros64((x-lsb8)&^x&msb8) >> 3; j >= len(n.kids) {
-			return nil
+	base := n + hdr
+	if h>>16&0xffff <= 8 {
+		// find, by hand for the common node of up to 8 children.
+		x := w[n+hK8] ^ lsb8*uint64(b)
+		if j = bits.TrailingZeros64((x-lsb8)&^x&msb8) >> 3; j >= int(h&0xffff) {
+			return noNode, 0
 		}
 	} else {
 		var ok bool
-		if j, ok = n.findBig(b); !ok {
-			return nil
+		if j, ok = findBig(w[base:base+4], b); !ok {
+			return noNode, 0
 		}
+		base += 4
 	}
-	c := n.kids[j]
-	l := len(c.label)
+	c := uint32(w[base+uint32(j>>1)] >> (32 * (j & 1)))
+	lw := w[c+hLabel]
+	l := int(lw >> 32)
 	if l == 1 {
-		return c // find matched its only byte
+		return c, 1 // find matched its only byte
 	}
 	rest := topic[i:]
 	if len(rest) < l {
-		return nil
+		return noNode, 0
 	}
+	var x uint64
 	if len(rest) >= 8 {
-		w := binary.LittleEndian.Uint64(rest)
-		if l < 8 {
-			w &= 1<<(8*l) - 1
-		}
-		if w != c.lab || (l > 8 && string(rest[8:l]) != c.label[8:]) {
-			return nil
-		}
-		return c
+		x = binary.LittleEndian.Uint64(rest)
+	} else {
+		x = load8(rest)
 	}
-	if string(rest[1:l]) != c.label[1:] {
-		return nil
+	if l < 8 {
+		x &= 1<<(8*l) - 1
 	}
-	return c
+	if x != w[c+hLab] {
+		return noNode, 0
+	}
+	if l > 8 {
+		off := int(uint32(lw))
+		if string(rest[8:l]) != bytesString(s.labels[off+8:off+l]) {
+			return noNode, 0
+		}
+	}
+	return c, l
+}
+
+// walk is collect with the snapshot's arrays pinned (see arrays): if a
+// compaction has retired them, so that the writer may be overwriting them,
+// it walks the current snapshot instead. It returns the snapshot it walked.
+// hint spreads concurrent readers over the pin stripes (any bits of the
+// topic's hash, or of anything else that differs between topics).
+//
+// Hot path: two atomic adds and a load more than collect, on a cache line
+// that the writer reads only at a compaction.
+func (r *Router[S]) walk(snap *snapshot[S], topic []byte, dst []S, hint uint64) ([]S, *snapshot[S]) {
+	for {
+		pin := &snap.arrs.pins[hint%pinStripes].n
+		pin.Add(1)
+		if !snap.arrs.retired.Load() {
+			dst = collect(snap, topic, dst)
+			pin.Add(-1)
+			return dst, snap
+		}
+		pin.Add(-1)
+		snap = r.snap.Load()
+	}
 }
 
 // collect appends to dst every subscriber with a prefix of topic, each once.
-// If ok, shared is the result as an immutable slice the cache may keep
-// without a copy (one node's subscriber array, or nil for no subscriber).
+// The caller must have pinned snap's arrays (walk), or own them.
 //
 // Hot path: with at most one subscribed prefix on the path (the common case)
 // this is one walk and one append, no dedup and no allocation beyond dst's
 // growth.
-func collect[S comparable](snap *snapshot[S], topic []byte, dst []S) (out []S, shared []S, ok bool) {
+func collect[S comparable](snap *snapshot[S], topic []byte, dst []S) []S {
+	st := &snap.st
 	n := snap.root
-	var first *node[S]
+	first := noNode
 	i := 0
 	for {
-		if len(n.subs) > 0 {
-			if first != nil {
-				return collectDedup(snap, first, n, topic, i, dst), nil, false
+		if st.words[n+hSubs]>>32 != 0 {
+			if first != noNode {
+				return collectDedup(snap, first, n, topic, i, dst)
 			}
 			first = n
 		}
-		c := child(n, topic, i)
-		if c == nil {
+		c, l := st.child(n, topic, i)
+		if c == noNode {
 			break
 		}
-		i += len(c.label)
+		i += l
 		n = c
 	}
-	if first == nil {
-		return dst, nil, true
+	if first == noNode {
+		return dst
 	}
-	// A one-subscriber list is usually the node's inline slot (cap 1), part
-	// of the node's allocation: an entry sharing it would keep the node, and
-	// through its children a whole old version of the trie, alive. Longer
-	// lists are arrays of their own, holding only subscribers.
-	return appendSubs(dst, first.subs), first.subs, cap(first.subs) > 1
+	off, l := st.run(first)
+	if l == 1 {
+		return append(dst, snap.tab.get(st.ids[off]))
+	}
+	for _, id := range st.ids[off : off+l] {
+		dst = append(dst, snap.tab.get(id))
+	}
+	return dst
 }
 
 // stackBitsWords is the size of the on-stack dedup bitset: ids below
@@ -106,7 +142,8 @@ const stackBitsWords = 64
 //
 // Hot path: the bitset is on the stack for up to 4096 subscriber ids and
 // pooled beyond, so a pre-sized dst means no allocation.
-func collectDedup[S comparable](snap *snapshot[S], first, n *node[S], topic []byte, i int, dst []S) []S {
+func collectDedup[S comparable](snap *snapshot[S], first, n uint32, topic []byte, i int, dst []S) []S {
+	st := &snap.st
 	var stack [stackBitsWords]uint64
 	words := (int(snap.idLimit) + 63) / 64
 	var bits []uint64
@@ -117,38 +154,38 @@ func collectDedup[S comparable](snap *snapshot[S], first, n *node[S], topic []by
 		pooled = snap.bits.get(words)
 		bits = *pooled
 	}
-	add := func(n *node[S]) {
-		for k, id := range n.ids {
+	add := func(n uint32) {
+		off, l := st.run(n)
+		for _, id := range st.ids[off : off+l] {
 			w, b := id>>6, uint64(1)<<(id&63)
 			if bits[w]&b == 0 {
 				bits[w] |= b
-				dst = append(dst, n.subs[k])
+				dst = append(dst, snap.tab.get(id))
 			}
 		}
 	}
 	add(first)
 	for {
 		add(n) // first n is the second subscribed node
-		c := child(n, topic, i)
-		if c == nil {
+		c, l := st.child(n, topic, i)
+		if c == noNode {
 			break
 		}
-		i += len(c.label)
+		i += l
 		n = c
 	}
 	if pooled != nil {
 		// Clear only the words this walk set, by walking again: cheaper
 		// than clearing a bitset sized for every subscriber of the router.
 		n, i = snap.root, 0
-		for n != nil {
-			for _, id := range n.ids {
+		for n != noNode {
+			off, l := st.run(n)
+			for _, id := range st.ids[off : off+l] {
 				bits[id>>6] = 0
 			}
-			c := child(n, topic, i)
-			if c != nil {
-				i += len(c.label)
-			}
-			n = c
+			var cl int
+			n, cl = st.child(n, topic, i)
+			i += cl
 		}
 		snap.bits.put(pooled)
 	}
