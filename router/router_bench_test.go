@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"runtime/metrics"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -502,4 +504,42 @@ func BenchmarkMemory(b *testing.B) {
 			b.ReportMetric(prefixLen/n, "prefix-bytes")
 		})
 	}
+}
+
+// BenchmarkMemoryChurn reports the heap in use per subscription (live and
+// not yet collected objects, and the unused parts of their spans: what the
+// process holds for the router) while a router of 100k subscriptions (the
+// peers shape of BenchmarkMemory) churns at a steady size, averaged over the
+// second million of two million changes in batches of 1000.
+func BenchmarkMemoryChurn(b *testing.B) {
+	const n, batches = 100_000, 2000
+	rng := rand.New(rand.NewPCG(4, 4))
+	pairs := benchPairs(rng, 2*n)
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
+	inUse := func() float64 {
+		metrics.Read(samples)
+		return float64(samples[0].Value.Uint64() + samples[1].Value.Uint64())
+	}
+	var perSub float64
+	for b.Loop() {
+		c := &churner{rng: rng, live: slices.Clone(pairs[:n]), dead: slices.Clone(pairs[n:])}
+		runtime.GC()
+		base := inUse()
+		var err error
+		if c.r, err = New[int](Options{}); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < n; i += 1000 {
+			c.r.Apply(c.live[i : i+1000])
+		}
+		var sum float64
+		for k := range batches {
+			c.step(1000, 1000)
+			if k >= batches/2 {
+				sum += inUse() - base
+			}
+		}
+		perSub = sum / (batches / 2) / n
+	}
+	b.ReportMetric(perSub, "inuse-B/sub")
 }
