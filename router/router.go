@@ -296,6 +296,11 @@ func (r *Router[S]) publishLocked(w *writer, root uint32, changed int) {
 		st, newRoot, live := compactStore(&r.mu.st, spare, root, r.mu.live, r.mu.slack)
 		retire = r.mu.arrs
 		r.mu.spare, r.mu.spareA = r.mu.st, retire
+		if !spareFits(&r.mu.spare, live, r.mu.slack) {
+			// Arrays the trie outgrew or shrank away from: a spare that
+			// would not be used, and perhaps a large one.
+			r.mu.spare, r.mu.spareA = store{}, nil
+		}
 		r.mu.st, r.mu.arrs, r.mu.live, root = *st, new(arrays), live, newRoot
 	}
 	old := r.snap.Load()

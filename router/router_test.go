@@ -503,6 +503,12 @@ func TestCompaction(t *testing.T) {
 	if n := len(st.words); n > 3*recSize(8)*(2*len(live)+1) {
 		t.Errorf("%d subscriptions left in %d words", len(live), n)
 	}
+	// Nor does the writer keep the large arrays of before as a spare.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := cap(r.mu.spare.words); c > 2*arrayRoom(r.mu.live.words, r.mu.slack) {
+		t.Errorf("%d subscriptions left, a spare of %d words", len(live), c)
+	}
 }
 
 // sortedMatch returns r's result for topic, sorted.

@@ -606,13 +606,9 @@ func (w *writer) needsCompaction() bool {
 // that: a router that shrank gives memory back), or else new. src is not
 // modified.
 func compactStore(src, spare *store, root uint32, lv liveCounts, slack int) (*store, uint32, liveCounts) {
-	// New arrays get room for the next rebuild's threshold and half the
-	// live trie; spare ones are used if they have room for the threshold
-	// and a quarter.
-	room := func(n int) int { return compactFactor*n + n/2 + 2*slack }
-	fits := func(c, n int) bool { return compactFactor*n+n/4+slack <= c && c <= 2*room(n) }
+	room := func(n int) int { return arrayRoom(n, slack) }
 	var dst *store
-	if spare != nil && fits(cap(spare.words), lv.words) && fits(cap(spare.labels), lv.labels) && fits(cap(spare.ids), lv.ids) {
+	if spare != nil && spareFits(spare, lv, slack) {
 		dst = &store{words: spare.words[:0], labels: spare.labels[:0], ids: spare.ids[:0]}
 	} else {
 		dst = &store{
@@ -623,6 +619,18 @@ func compactStore(src, spare *store, root uint32, lv liveCounts, slack int) (*st
 	}
 	newRoot := copyTree(dst, src, root)
 	return dst, newRoot, liveCounts{words: len(dst.words), labels: len(dst.labels), ids: len(dst.ids)}
+}
+
+// arrayRoom is the capacity new arrays get for n live elements: room for
+// the next rebuild's threshold and half of n more.
+func arrayRoom(n, slack int) int { return compactFactor*n + n/2 + 2*slack }
+
+// spareFits reports whether st's arrays can take a trie of lv: room for the
+// rebuild threshold and a quarter of the live trie more, and not more than
+// twice what new ones would get (a router that shrank gives memory back).
+func spareFits(st *store, lv liveCounts, slack int) bool {
+	fits := func(c, n int) bool { return compactFactor*n+n/4+slack <= c && c <= 2*arrayRoom(n, slack) }
+	return fits(cap(st.words), lv.words) && fits(cap(st.labels), lv.labels) && fits(cap(st.ids), lv.ids)
 }
 
 // copyTree appends a copy of the subtree at n in src to dst, with no spare
