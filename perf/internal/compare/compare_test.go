@@ -98,6 +98,8 @@ func TestVerdict(t *testing.T) {
 		{0.1, results.MsgsPerSec, true, "+10.0% (better)"},
 		{0.1, results.P99, true, "+10.0% (worse)"},
 		{-0.1, "ns/op", true, "-10.0% (better)"},
+		{0.1, "B/sub", true, "+10.0% (worse)"},
+		{0.1, "inuse-B/sub", true, "+10.0% (worse)"},
 		{-0.1, "ns/op", false, "~"},
 		{math.NaN(), "ns/op", true, "—"},
 		{math.NaN(), "ns/op", false, "~"},

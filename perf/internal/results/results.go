@@ -143,11 +143,11 @@ type Unavailable struct {
 }
 
 // LowerIsBetter reports whether a smaller value of the metric is an
-// improvement, from its name: latencies, CPU costs, bytes on the wire,
-// losses and errors. Everything else (rates, ratios) is better higher.
+// improvement, from its name: latencies, CPU costs, bytes on the wire or
+// per subscription, losses and errors. Everything else (rates, ratios) is better higher.
 func LowerIsBetter(metric string) bool {
 	for _, s := range []string{"_us", "_ns", "ns/", "cpu_", "lost", "duplicates", "reordered", "dropped", "errors",
-		"bytes_per", "B/op", "allocs/op", "sec/op", "staleness", "wall_sec", "cpu_sec"} {
+		"bytes_per", "B/op", "B/sub", "allocs/op", "sec/op", "staleness", "wall_sec", "cpu_sec"} {
 		if strings.Contains(metric, s) {
 			return true
 		}
