@@ -303,13 +303,12 @@ func (r *Router[S]) publishLocked(w *writer, root uint32, changed int) {
 		}
 		r.mu.st, r.mu.arrs, r.mu.live, root = *st, new(arrays), live, newRoot
 	}
-	old := r.snap.Load()
 	r.snap.Store(&snapshot[S]{
 		st:          r.mu.st,
 		arrs:        r.mu.arrs,
 		tab:         r.mu.tab.tab,
 		root:        root,
-		gen:         old.gen + 1,
+		gen:         w.gen,
 		pairs:       w.pairs,
 		subscribers: len(r.mu.subs),
 		prefixes:    w.prefixes,
