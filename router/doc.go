@@ -75,12 +75,14 @@
 //
 // Subscribers. Each subscriber has a dense id, reused after it leaves; the
 // trie holds ids, and each snapshot has a table from id to subscriber, a
-// two-level copy-on-write table that a writer copies a 256-slot chunk of
-// only when a subscriber joins or leaves. A subscriber that left is thus not
-// referenced by the router once the snapshots that name it are gone. A topic
-// with one subscribed prefix on its path (the common case) returns that
-// node's subscribers directly; with several, Match deduplicates with a
-// bitset over ids, on the stack up to 4096 subscribers, pooled beyond.
+// persistent array (a tree of fan-out 64) whose path to an id a writer
+// copies only when that subscriber joins or leaves. A subscriber that left
+// is thus not referenced by the trie once the snapshots that name it are
+// gone (a stale cache entry keeps its copy of a result until its slot is
+// refilled). A topic with one subscribed prefix on its path (the common
+// case) returns that node's subscribers directly; with several, Match
+// deduplicates with a bitset over ids, on the stack up to 4096 subscribers,
+// pooled beyond.
 //
 // Cache. A table of Options.CacheSize atomic pointers, in sets of two
 // indexed by a hash of the topic, holds immutable entries {hash, generation,

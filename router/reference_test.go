@@ -1,9 +1,11 @@
 package router
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -295,10 +297,12 @@ func checkTrie(r *Router[int]) error {
 		if !root && l == 0 && nk < 2 {
 			return fmt.Errorf("node %q: no subscribers and %d children (not compacted)", key, nk)
 		}
+		seenSub, seenID := make(map[int]bool, l), make(map[uint32]bool, l)
 		for i, s := range subs {
-			if slices.Index(subs, s) != i || slices.Index(ids, ids[i]) != i {
+			if seenSub[s] || seenID[ids[i]] {
 				return fmt.Errorf("node %q: duplicate subscriber %d", key, s)
 			}
+			seenSub[s], seenID[ids[i]] = true, true
 			if ids[i] >= snap.idLimit {
 				return fmt.Errorf("node %q: id %d >= limit %d", key, ids[i], snap.idLimit)
 			}
@@ -382,7 +386,7 @@ func checkTrie(r *Router[int]) error {
 	}
 	// The id table names exactly the subscribers in the index.
 	named := 0
-	for id := range uint32(len(snap.tab) * tabChunk) {
+	for id := range snap.idLimit { // every id below it was handed out once, so its path exists
 		if snap.tab.get(id) != 0 {
 			named++
 		}
@@ -417,25 +421,43 @@ func TestAgainstReference(t *testing.T) {
 	if testing.Short() {
 		steps = 1000
 	}
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
 	for i, tc := range []struct {
 		alphabet string
 		maxLen   int
+		subs     int    // subscribers drawn from; 0 means 12
+		name     string // for the subtest, instead of the alphabet
 	}{
-		{"abc", 2},
-		{"abc", 4},
+		{"abc", 2, 0, ""},
+		{"abc", 4, 0, ""},
 		// Wide nodes: more than 8 children switch the child index to its
 		// bitmap form and back; 0x00 and 0xff are edge cases of both forms.
-		{"\x00abcdefghijk\xff", 2},
-		{"\x00abcdefghijk\xff", 4},
+		{"\x00abcdefghijk\xff", 2, 0, ""},
+		{"\x00abcdefghijk\xff", 4, 0, ""},
+		// Wider still: child capacities of 16 to 256, whose records grow
+		// and shrink between the index forms as children come and go.
+		{string(all), 1, 0, "bytes 0-255"},
+		{string(all), 2, 0, "bytes 0-255"},
+		{string(all[60:140]), 2, 0, "bytes 60-139"},
 		// Long labels and topics: the 8-byte label word and the bytes past it.
-		{"ab", 12},
-		{"a/b", 20},
+		{"ab", 12, 0, ""},
+		{"a/b", 20, 0, ""},
 		// Topics of every length the cache treats apart: up to 7 bytes,
 		// 8-15 and 16-32 (Match's inlined lookup), over 32 (the long hash).
-		{"a/b", 36},
+		{"a/b", 36, 0, ""},
+		// Many subscribers per prefix: long id runs that grow past their
+		// capacity, and, with more than 4096 ids, the pooled dedup bitset
+		// and an id table three levels deep.
+		{"ab", 5, 300, ""},
+		{"ab", 5, 5000, ""},
 	} {
+		nsubs := cmp.Or(tc.subs, 12)
 		seed := uint64(i + 1)
-		t.Run(fmt.Sprintf("seed=%d/alphabet=%q/maxLen=%d", seed, tc.alphabet, tc.maxLen), func(t *testing.T) {
+		name := cmp.Or(tc.name, strconv.Quote(tc.alphabet))
+		t.Run(fmt.Sprintf("seed=%d/alphabet=%s/maxLen=%d/subs=%d", seed, name, tc.maxLen, nsubs), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 0x5eed))
 			h := newHarness(t)
 			alphabet, maxLen := tc.alphabet, tc.maxLen
@@ -444,8 +466,19 @@ func TestAgainstReference(t *testing.T) {
 				topics = append(topics, randString(rng, maxLen+2, alphabet))
 			}
 			recent := make([]string, 16)
-			for step := range steps {
-				s := rng.IntN(12)
+			n := steps
+			if tc.subs > 12 {
+				// Every subscriber at once first, so that ids pass 4096 at
+				// the start; then fewer steps, as every result is long.
+				cs := make([]Change[int], nsubs)
+				for i := range cs {
+					cs[i] = Change[int]{Op: OpSubscribe, Prefix: randString(rng, maxLen, alphabet), Sub: i}
+				}
+				h.apply(cs)
+				n = steps / 8
+			}
+			for step := range n {
+				s := rng.IntN(nsubs)
 				switch k := rng.IntN(100); {
 				case k < 30:
 					p := randString(rng, maxLen, alphabet)
@@ -456,7 +489,7 @@ func TestAgainstReference(t *testing.T) {
 				case k < 55:
 					cs := make([]Change[int], rng.IntN(40))
 					for i := range cs {
-						cs[i] = Change[int]{Op: OpSubscribe, Prefix: randString(rng, maxLen, alphabet), Sub: rng.IntN(12)}
+						cs[i] = Change[int]{Op: OpSubscribe, Prefix: randString(rng, maxLen, alphabet), Sub: rng.IntN(nsubs)}
 						if rng.IntN(3) == 0 {
 							cs[i].Op = OpUnsubscribe
 						}

@@ -149,13 +149,18 @@ func (r *Router[S]) Unsubscribe(prefix string, s S) bool {
 // router is unchanged. It costs O(depth) per change, with the upper levels of
 // the trie copied once per call rather than once per change, so large batches
 // are much cheaper per change than single calls. Safe for concurrent use; it
-// waits for other writers only. It panics on an unknown Op, before applying
-// anything.
+// waits for other writers only. It panics on an unknown Op, and on a
+// subscriber that is an interface value of an uncomparable type (a slice,
+// a map, a func), before applying anything.
 func (r *Router[S]) Apply(changes []Change[S]) int {
 	for _, c := range changes {
 		if c.Op != OpSubscribe && c.Op != OpUnsubscribe {
 			panic("router: Apply: invalid " + c.Op.String())
 		}
+		// The subscriber index, a map, would panic on an uncomparable
+		// subscriber halfway through the batch, with the index changed and
+		// the trie not. Comparing it panics here instead.
+		_ = c.Sub == c.Sub
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

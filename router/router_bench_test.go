@@ -213,6 +213,43 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
+// BenchmarkJoinLeave measures a subscriber leaving and another joining, one
+// Apply each, on routers of 1k and 100k subscribers with one prefix each
+// (the node's local subscriptions): the changes that copy the path to an id
+// in the id table as well as the trie's. ns/op and B/op are per join or
+// leave.
+func BenchmarkJoinLeave(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("size=%dk", n/1000), func(b *testing.B) {
+			r, err := New[*int](Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			subs := make([]*int, n)
+			prefixes := make([]string, n)
+			cs := make([]Change[*int], n)
+			for i := range n {
+				subs[i], prefixes[i] = new(int), fmt.Sprintf("local/topic/%d", i)
+				cs[i] = Change[*int]{Op: OpSubscribe, Prefix: prefixes[i], Sub: subs[i]}
+			}
+			r.Apply(cs)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				// Subscriber k leaves, then joins again: the router keeps
+				// its size.
+				k := i / 2 % n
+				if i%2 == 0 {
+					r.Unsubscribe(prefixes[k], subs[k])
+				} else {
+					r.Subscribe(prefixes[k], subs[k])
+				}
+				i++
+			}
+		})
+	}
+}
+
 // churner keeps a router at a steady size: each step unsubscribes random
 // live pairs and subscribes as many fresh ones.
 type churner struct {

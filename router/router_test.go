@@ -517,3 +517,24 @@ func sortedMatch(r *Router[int], topic string) []int {
 	slices.Sort(got)
 	return got
 }
+
+// TestApplyUncomparable checks that a batch with a subscriber the index
+// cannot hold (an interface value of a slice type) panics before it changes
+// anything, leaving the router consistent.
+func TestApplyUncomparable(t *testing.T) {
+	r := mustNew[any](t, Options{})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("Apply with an uncomparable subscriber did not panic")
+			}
+		}()
+		r.Apply([]Change[any]{{OpSubscribe, "a", 1}, {OpSubscribe, "b", []int{1}}})
+	}()
+	if r.Len() != 0 || r.Count(1) != 0 {
+		t.Fatalf("after the panic: Len %d, Count(1) %d; want nothing applied", r.Len(), r.Count(1))
+	}
+	if !r.Subscribe("a", 1) || len(r.MatchString("ab", nil)) != 1 || !r.Unsubscribe("a", 1) {
+		t.Fatal("the router does not work after the panic")
+	}
+}
