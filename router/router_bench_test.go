@@ -341,6 +341,13 @@ func BenchmarkChurn(b *testing.B) {
 // tenth of a second, which this one does, takes two points off a whole
 // 2-second run's readers-kept-% if it falls in a churn phase, but changes
 // one pair of twenty.
+//
+// readers-kept-cpu-% (Linux) is the ratio of the readers' matches per
+// second of their own threads' CPU time (CLOCK_THREAD_CPUTIME_ID, read at
+// each phase change), churn over rest: what the writer costs each match,
+// the router's share of the loss, without the time the host or the kernel
+// took the readers' cores away. The wall-clock figures less this one are
+// the machine's share.
 func BenchmarkChurnRatio(b *testing.B) {
 	for _, size := range []int{10_000, 1_000} {
 		b.Run(fmt.Sprintf("size=%dk", size/1000), func(b *testing.B) { benchChurnRatio(b, size) })
@@ -395,13 +402,17 @@ func benchChurnRatio(b *testing.B, size int) {
 	for g := range perCount {
 		perCount[g] = make([]int64, most)
 	}
+	cpu := make([][2]int64, readers) // each reader's thread CPU time per kind of phase
 	b.ReportAllocs()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for g := range readers {
 		wg.Go(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			dst := make([]int, 0, benchPeers)
 			p := phase.Load()
+			t, _ := threadCPU()
 			n := 0
 			for i := range b.N {
 				dst = c.r.Match(topics[(i+g*64)&255], dst[:0])
@@ -410,10 +421,17 @@ func benchChurnRatio(b *testing.B, size int) {
 					if p < most {
 						perCount[g][p] += int64(n)
 					}
-					n, p = 0, phase.Load()
+					n = 0
+					if q := phase.Load(); q != p {
+						now, _ := threadCPU()
+						cpu[g][p&1] += now - t
+						t, p = now, q
+					}
 				}
 			}
 			counts[g][p&1] += int64(n)
+			now, _ := threadCPU()
+			cpu[g][p&1] += now - t
 		})
 	}
 	wg.Wait()
@@ -430,6 +448,15 @@ func benchChurnRatio(b *testing.B, size int) {
 	restRate := float64(rest) / float64(phaseNs[0])
 	churnRate := float64(churn) / float64(phaseNs[1])
 	b.ReportMetric(100*churnRate/restRate, "readers-kept-%")
+	// The same by the readers' own CPU time: what the writer costs each
+	// match, without the time the host gave the readers' threads to others.
+	var restCPU, churnCPU int64
+	for _, c := range cpu {
+		restCPU, churnCPU = restCPU+c[0], churnCPU+c[1]
+	}
+	if _, ok := threadCPU(); ok && restCPU > 0 && churnCPU > 0 {
+		b.ReportMetric(100*(float64(churn)/float64(churnCPU))/(float64(rest)/float64(restCPU)), "readers-kept-cpu-%")
+	}
 	last := 0 // the last phase, which the readers left before it ended
 	for p, ns := range perNs {
 		if ns > 0 {
