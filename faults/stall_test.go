@@ -143,18 +143,31 @@ func TestStalledSubscriberDropOldest(t *testing.T) {
 	// into its queue (there, dropping an older one). Without a second
 	// subscriber at all the publisher does less work, which the second
 	// ratio shows.
+	//
+	// These are wall-clock rates on a shared machine: a host that takes a
+	// core away for part of a measurement can pull a median under its bound
+	// (once in some dozens of CI runs, 0.87 against 0.90). So a measurement
+	// that misses is made once more, and the second one decides. A stalled
+	// peer that held the publisher up would miss both, and by far.
 	const triples = 25
-	var a, b, c, bc, ba []float64
 	var maxQueued int64
-	for range triples {
-		ra := stallRound / s.round("s/a/1").Seconds()
-		rb := stallRound / s.round("s/b/1").Seconds()
-		maxQueued = max(maxQueued, s.stalled.Stats().QueuedBytes)
-		rc := stallRound / s.round("s/c/1").Seconds()
-		a, b, c = append(a, ra), append(b, rb), append(c, rc)
-		bc, ba = append(bc, rb/rc), append(ba, rb/ra)
+	measure := func() (mbc, mba float64, a, b, c []float64) {
+		var bc, ba []float64
+		for range triples {
+			ra := stallRound / s.round("s/a/1").Seconds()
+			rb := stallRound / s.round("s/b/1").Seconds()
+			maxQueued = max(maxQueued, s.stalled.Stats().QueuedBytes)
+			rc := stallRound / s.round("s/c/1").Seconds()
+			a, b, c = append(a, ra), append(b, rb), append(c, rc)
+			bc, ba = append(bc, rb/rc), append(ba, rb/ra)
+		}
+		return median(bc), median(ba), a, b, c
 	}
-	mbc, mba := median(bc), median(ba)
+	mbc, mba, a, b, c := measure()
+	if !raceEnabled && (mbc < 0.9 || mba < 0.5) {
+		r.info("first measurement, made again", "median ratios %.2f (stalled/healthy) and %.2f (stalled/alone)", mbc, mba)
+		mbc, mba, a, b, c = measure()
+	}
 	rate := r.check
 	if raceEnabled {
 		rate = func(what string, _ bool, format string, args ...any) bool {
