@@ -319,13 +319,17 @@ func BenchmarkChurn(b *testing.B) {
 }
 
 // BenchmarkChurnRatio measures what BenchmarkChurn's writer=1M/s case
-// costs the readers within one run, as a ratio: the writer alternates
-// 50 ms of churn (paced at 1.1M changes/s, or flat out if it cannot keep
-// that pace) with 50 ms of rest while the readers match throughout, and
+// costs the readers within one run, as a ratio: the writer cycles through
+// 50 ms of rest, 50 ms of churn (paced at 1.1M changes/s, or flat out if it
+// cannot keep that pace) and 50 ms of busy work that touches no memory (the
+// writer=busy control) while the readers match throughout, and
 // readers-kept-% is the readers' rate during churn over their rate at
-// rest. Comparing separate runs (writer=none against writer=1M/s) mixes in
-// the machine's drift between them, which on a shared VM is as large as
-// the effect; alternating phases share it. changes/s is the writer's rate
+// rest. busy-kept-% is their rate during the busy phases over their rate at
+// rest: what a second busy core costs them on this machine whatever it does
+// (on a VM whose vCPUs share a physical core, a lot), which the churn
+// phases pay too. Comparing separate runs (writer=none against
+// writer=1M/s) mixes in the machine's drift between them, which on a
+// shared VM is as large as the effect; alternating phases share it. changes/s is the writer's rate
 // during its churn phases, each counted until its next batch was due (or
 // until its last batch ended, if that was later): a writer that keeps the
 // pace shows 1.1M, and the sleep past a phase's end, which the timer
@@ -336,11 +340,11 @@ func BenchmarkChurn(b *testing.B) {
 //
 // readers-kept-median-% is the median over the run's pairs of adjacent
 // phases (rest, then churn) of the same ratio within each pair, the first
-// and last pairs left out (the readers start and stop within them). It is
+// and last cycles left out (the readers start and stop within them). It is
 // the figure to read on a shared VM: a host that stops the VM's vCPU for a
 // tenth of a second, which this one does, takes two points off a whole
 // 2-second run's readers-kept-% if it falls in a churn phase, but changes
-// one pair of twenty.
+// one pair of thirteen.
 //
 // readers-kept-cpu-% (Linux) is the ratio of the readers' matches per
 // second of their own threads' CPU time (CLOCK_THREAD_CPUTIME_ID, read at
@@ -363,9 +367,9 @@ func benchChurnRatio(b *testing.B, size int) {
 		most  = 1 << 12               // phases tracked one by one (200 s)
 	)
 	c, topics, readers := churnSetup(b, size)
-	var phase atomic.Uint64 // even: rest, odd: churn
+	var phase atomic.Uint64 // its kind is phase%3: rest, churn or busy
 	var done atomic.Bool
-	var phaseNs [2]int64
+	var phaseNs [3]int64
 	perNs := make([]int64, most) // each phase's length
 	var changes, writerNs int64
 	var ctl sync.WaitGroup
@@ -373,7 +377,8 @@ func benchChurnRatio(b *testing.B, size int) {
 		period := time.Second * batch / rate
 		for !done.Load() {
 			start := time.Now()
-			if phase.Load()&1 == 1 {
+			switch phase.Load() % 3 {
+			case churnPhase:
 				next, end := start, start
 				for time.Since(start) < half && !done.Load() {
 					changes += int64(c.step(batch, batch))
@@ -386,23 +391,31 @@ func benchChurnRatio(b *testing.B, size int) {
 					next = end // behind the pace: the time it took
 				}
 				writerNs += int64(next.Sub(start))
-			} else {
+			case busyPhase:
+				x := uint64(1)
+				for time.Since(start) < half && !done.Load() {
+					for range 1000 {
+						x = x*6364136223846793005 + 1442695040888963407
+					}
+				}
+				busySink.Store(x)
+			case restPhase:
 				time.Sleep(half)
 			}
 			p := phase.Load()
-			phaseNs[p&1] += int64(time.Since(start))
+			phaseNs[p%3] += int64(time.Since(start))
 			if p < most {
 				perNs[p] = int64(time.Since(start))
 			}
 			phase.Add(1)
 		}
 	})
-	counts := make([][2]int64, readers)
+	counts := make([][3]int64, readers)
 	perCount := make([][]int64, readers) // matches per reader per phase
 	for g := range perCount {
 		perCount[g] = make([]int64, most)
 	}
-	cpu := make([][2]int64, readers) // each reader's thread CPU time per kind of phase
+	cpu := make([][3]int64, readers) // each reader's thread CPU time per kind of phase
 	b.ReportAllocs()
 	b.ResetTimer()
 	var wg sync.WaitGroup
@@ -417,37 +430,38 @@ func benchChurnRatio(b *testing.B, size int) {
 			for i := range b.N {
 				dst = c.r.Match(topics[(i+g*64)&255], dst[:0])
 				if n++; n == every {
-					counts[g][p&1] += int64(n)
+					counts[g][p%3] += int64(n)
 					if p < most {
 						perCount[g][p] += int64(n)
 					}
 					n = 0
 					if q := phase.Load(); q != p {
 						now, _ := threadCPU()
-						cpu[g][p&1] += now - t
+						cpu[g][p%3] += now - t
 						t, p = now, q
 					}
 				}
 			}
-			counts[g][p&1] += int64(n)
+			counts[g][p%3] += int64(n)
 			now, _ := threadCPU()
-			cpu[g][p&1] += now - t
+			cpu[g][p%3] += now - t
 		})
 	}
 	wg.Wait()
 	b.StopTimer()
 	done.Store(true)
 	ctl.Wait()
-	var rest, churn int64
+	var rest, churn, busy int64
 	for _, c := range counts {
-		rest, churn = rest+c[0], churn+c[1]
+		rest, churn, busy = rest+c[0], churn+c[1], busy+c[2]
 	}
-	if phaseNs[0] == 0 || phaseNs[1] == 0 || rest == 0 {
-		return // too short a run for both phases (the framework's first tries)
+	if phaseNs[0] == 0 || phaseNs[1] == 0 || phaseNs[2] == 0 || rest == 0 {
+		return // too short a run for every kind of phase (the framework's first tries)
 	}
 	restRate := float64(rest) / float64(phaseNs[0])
 	churnRate := float64(churn) / float64(phaseNs[1])
 	b.ReportMetric(100*churnRate/restRate, "readers-kept-%")
+	b.ReportMetric(100*float64(busy)/float64(phaseNs[2])/restRate, "busy-kept-%")
 	// The same by the readers' own CPU time: what the writer costs each
 	// match, without the time the host gave the readers' threads to others.
 	var restCPU, churnCPU int64
@@ -464,7 +478,7 @@ func benchChurnRatio(b *testing.B, size int) {
 		}
 	}
 	var pairs []float64
-	for p := 2; p+1 < last; p += 2 {
+	for p := 3; p+1 < last; p += 3 {
 		var rest, churn int64
 		for g := range perCount {
 			rest, churn = rest+perCount[g][p], churn+perCount[g][p+1]
@@ -482,6 +496,13 @@ func benchChurnRatio(b *testing.B, size int) {
 
 // busyWriter is the rate of benchChurn's writer=busy control.
 const busyWriter = -2
+
+// The kinds of benchChurnRatio's phases, phase%3.
+const (
+	restPhase = iota
+	churnPhase
+	busyPhase
+)
 
 // busySink keeps the busy writer's arithmetic from being optimized away.
 var busySink atomic.Uint64
