@@ -139,11 +139,12 @@
 // changed prefix), and a share of the compactions, O(live trie) after as
 // much garbage. Memory: the live trie is about 80 bytes per subscription,
 // but each of the two sets of arrays has room for two and a half times
-// that (garbage and growth); with the subscriber index, 330-390 bytes per
-// subscription at 100k subscriptions (BenchmarkMemory, after a collection),
-// plus the cache's entries. That is about 1.5 times the live heap of the
-// trie of heap nodes this design replaced, but that trie's garbage waited
-// for the collector: while a router of 100k subscriptions churns, the heap
-// in use is the same for both, about 680 bytes per subscription
-// (BenchmarkMemoryChurn).
+// that (garbage and growth). With the subscriber index, a router built in
+// one batch holds 200-260 bytes per subscription at 100k subscriptions
+// (BenchmarkMemory, after a collection; no spare set yet), plus the cache's
+// entries, a little less than the trie of heap nodes this design replaced.
+// Once it churns, the writer keeps a spare set, and the heap in use while a
+// router of 100k subscriptions churns is 420-690 bytes per subscription
+// (BenchmarkMemoryChurn), no more than the old trie's, whose garbage waited
+// for the collector.
 package router
