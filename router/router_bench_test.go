@@ -329,11 +329,12 @@ func BenchmarkChurn(b *testing.B) {
 // (on a VM whose vCPUs share a physical core, a lot), which the churn
 // phases pay too. Comparing separate runs (writer=none against
 // writer=1M/s) mixes in the machine's drift between them, which on a
-// shared VM is as large as the effect; alternating phases share it. changes/s is the writer's rate
-// during its churn phases, each counted until its next batch was due (or
-// until its last batch ended, if that was later): a writer that keeps the
-// pace shows 1.1M, and the sleep past a phase's end, which the timer
-// stretches by a fraction of a millisecond, does not count against it.
+// shared VM is as large as the effect; alternating phases share it.
+// changes/s is the writer's rate during its churn phases, each counted
+// until its next batch was due (or until its last batch ended, if that was
+// later): a writer that keeps the pace shows 1.1M, and the sleep past a
+// phase's end, which the timer stretches by a fraction of a millisecond,
+// does not count against it.
 // (The pace is 10% above the goal of 1M so that a writer that keeps the
 // goal's pace shows it: a late timer at the end of a phase costs up to a
 // batch, 1-2% of the phase.)
@@ -392,13 +393,7 @@ func benchChurnRatio(b *testing.B, size int) {
 				}
 				writerNs += int64(next.Sub(start))
 			case busyPhase:
-				x := uint64(1)
-				for time.Since(start) < half && !done.Load() {
-					for range 1000 {
-						x = x*6364136223846793005 + 1442695040888963407
-					}
-				}
-				busySink.Store(x)
+				busyWork(func() bool { return time.Since(start) >= half || done.Load() })
 			case restPhase:
 				time.Sleep(half)
 			}
@@ -453,20 +448,20 @@ func benchChurnRatio(b *testing.B, size int) {
 	ctl.Wait()
 	var rest, churn, busy int64
 	for _, c := range counts {
-		rest, churn, busy = rest+c[0], churn+c[1], busy+c[2]
+		rest, churn, busy = rest+c[restPhase], churn+c[churnPhase], busy+c[busyPhase]
 	}
-	if phaseNs[0] == 0 || phaseNs[1] == 0 || phaseNs[2] == 0 || rest == 0 {
+	if slices.Contains(phaseNs[:], 0) || rest == 0 {
 		return // too short a run for every kind of phase (the framework's first tries)
 	}
-	restRate := float64(rest) / float64(phaseNs[0])
-	churnRate := float64(churn) / float64(phaseNs[1])
+	restRate := float64(rest) / float64(phaseNs[restPhase])
+	churnRate := float64(churn) / float64(phaseNs[churnPhase])
 	b.ReportMetric(100*churnRate/restRate, "readers-kept-%")
-	b.ReportMetric(100*float64(busy)/float64(phaseNs[2])/restRate, "busy-kept-%")
+	b.ReportMetric(100*float64(busy)/float64(phaseNs[busyPhase])/restRate, "busy-kept-%")
 	// The same by the readers' own CPU time: what the writer costs each
 	// match, without the time the host gave the readers' threads to others.
 	var restCPU, churnCPU int64
 	for _, c := range cpu {
-		restCPU, churnCPU = restCPU+c[0], churnCPU+c[1]
+		restCPU, churnCPU = restCPU+c[restPhase], churnCPU+c[churnPhase]
 	}
 	if _, ok := threadCPU(); ok && restCPU > 0 && churnCPU > 0 {
 		b.ReportMetric(100*(float64(churn)/float64(churnCPU))/(float64(rest)/float64(restCPU)), "readers-kept-cpu-%")
@@ -507,6 +502,19 @@ const (
 // busySink keeps the busy writer's arithmetic from being optimized away.
 var busySink atomic.Uint64
 
+// busyWork keeps its core busy without touching memory (a chain of
+// multiplies, in steps of 1000) until stop reports true: the busy control
+// of the churn benchmarks.
+func busyWork(stop func() bool) {
+	x := uint64(1)
+	for !stop() {
+		for range 1000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	busySink.Store(x)
+}
+
 // churnSetup returns the churn benchmarks' router of size subscriptions
 // (with its churner), their readers' 256 topics (each extends a live
 // prefix) and the number of readers: GOMAXPROCS-1, at least one, so that
@@ -531,15 +539,7 @@ func benchChurn(b *testing.B, size, rate int) {
 	switch rate {
 	case 0:
 	case busyWriter:
-		writer.Go(func() {
-			x := uint64(1)
-			for !stop.Load() {
-				for range 1000 {
-					x = x*6364136223846793005 + 1442695040888963407
-				}
-			}
-			busySink.Store(x)
-		})
+		writer.Go(func() { busyWork(stop.Load) })
 	default:
 		writer.Go(func() {
 			var period time.Duration
